@@ -1,0 +1,1 @@
+"""Faultline: the fault-and-outage system of an electricity distribution utility."""

@@ -1,0 +1,41 @@
+"""Rate limits kept in PostgreSQL, so every app process counts the same hits (fixed windows)."""
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from litestar.exceptions import TooManyRequestsException
+from sqlalchemy import text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from server.db import utcnow
+from server.i18n import N_
+
+_HIT = text("""
+    INSERT INTO rate_hit (key, window_start, hits) VALUES (:key, :window_start, 1)
+    ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_hit.hits + 1
+    RETURNING hits
+""")
+_FORGET = text("DELETE FROM rate_hit WHERE window_start < now() - interval '1 day'")
+
+
+def window_start(now: datetime, window: timedelta) -> datetime:
+    seconds = int(window.total_seconds())
+    epoch = int(now.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % seconds, tz=now.tzinfo)
+
+
+async def hit(session: AsyncSession, key: str, limit: int, window: timedelta) -> bool:
+    """Count one hit for `key`; True while the key is within its limit for the current window."""
+    hits = (await session.exec(_HIT, params={"key": key[:80], "window_start": window_start(utcnow(), window)})
+            ).scalar_one()
+    if random.random() < 0.01:  # old windows are useless: sweep now and then, not on every request
+        await session.exec(_FORGET)
+    await session.commit()
+    return hits <= limit
+
+
+async def enforce(session: AsyncSession, key: str, limit: int, window: timedelta) -> None:
+    if not await hit(session, key, limit, window):
+        raise TooManyRequestsException(N_("Too many reports from here in a short time. Please wait a little "
+                                          "and try again; if it is dangerous, call the emergency line."))

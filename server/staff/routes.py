@@ -1,0 +1,76 @@
+"""Staff sign-in and sign-out."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Request, get, post
+from litestar.exceptions import ValidationException
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect, Template
+
+from server.db import DbSession
+from server.forms import clean_form, safe_next_path
+from server.i18n import N_
+from server.staff.guards import PUBLIC, roles
+from server.staff.middleware import SESSION_COOKIE
+from server.settings import LANGUAGES
+from server.staff.models import Role
+from server.staff.service import landing_path, set_language, sign_in, sign_out
+
+Form = Body(media_type=RequestEncodingType.URL_ENCODED)
+ALL_STAFF = roles(*Role)
+
+
+class StaffAuth(Controller):
+    @get("/login", opt=PUBLIC)
+    async def login_page(self, request: Request) -> Template:
+        return Template("staff/login.html", context={"next": safe_next_path(request.query_params.get("next")),
+                                                     "error": None})
+
+    @post("/login", opt=PUBLIC)
+    async def login(self, request: Request, db_session: DbSession,
+                    data: Annotated[dict[str, str], Form]) -> Template | Redirect:
+        settings = request.app.state.settings
+        data = clean_form(data)
+        username, password = data.get("username", "").strip(), data.get("password", "")
+        next_path = safe_next_path(data.get("next"))
+        signed_in = await sign_in(db_session, username, password, settings.server.session_hours) if username else None
+        if signed_in is None:
+            return Template("staff/login.html", status_code=401, context={
+                "next": next_path, "username": username,
+                "error": N_("Wrong username or password, or the account is switched off.")})
+        token, staff = signed_in
+        response = Redirect(next_path or landing_path(staff.role), status_code=303)
+        response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax",
+                            secure=settings.server.secure_cookies, max_age=settings.server.session_hours * 3600)
+        return response
+
+    @post("/logout", opt=ALL_STAFF)
+    async def logout(self, request: Request, db_session: DbSession) -> Redirect:
+        token = request.cookies.get(SESSION_COOKIE)
+        if token:
+            await sign_out(db_session, token)
+        response = Redirect("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    @get("/profile", opt=ALL_STAFF)
+    async def profile(self) -> Template:
+        return Template("staff/profile.html", context={"saved": False})
+
+    @post("/profile", opt=ALL_STAFF, status_code=200)
+    async def save_profile(self, request: Request, db_session: DbSession,
+                           data: Annotated[dict[str, str], Form]) -> Template:
+        language = clean_form(data).get("language")
+        if language not in LANGUAGES:
+            raise ValidationException(N_("Choose one of the languages in the list."))
+        await set_language(db_session, request.user.id, language)
+        request.user.language = language
+        request.state.lang = language  # this answer already in the new language
+        return Template("staff/profile.html", context={"saved": True})
+
+    @get("/home", opt=ALL_STAFF)
+    async def home(self, request: Request) -> Redirect:
+        return Redirect(landing_path(request.user.role), status_code=303)
+

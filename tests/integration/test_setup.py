@@ -1,0 +1,107 @@
+"""Setting up: secrets on first run, the local-cluster fallback, compose.yaml, the faultline command."""
+import json
+import shutil
+import stat
+import subprocess
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import psycopg
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from server.cli import main as faultline
+from server.provision import _local_cluster, libpq_url, stop_local_cluster
+from server.secrets import load_or_create_secrets
+from server.settings import PROJECT_ROOT, ServerSettings, get_settings
+
+
+def test_secrets_are_made_once_and_kept_private(tmp_path):
+    first = load_or_create_secrets(tmp_path / "data")
+    path = tmp_path / "data" / "secrets.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_or_create_secrets(tmp_path / "data") == first == json.loads(path.read_text())
+    assert len(first["csrf_secret"]) >= 40
+
+
+def test_secrets_are_never_committed():
+    ignored = subprocess.run(["git", "check-ignore", "-q", "data/secrets.json"], cwd=PROJECT_ROOT)
+    assert ignored.returncode == 0
+
+
+@pytest.mark.skipif(not Path("/usr/lib/postgresql").exists(), reason="no PostgreSQL binaries on this machine")
+def test_without_a_server_a_local_cluster_is_made_in_the_data_folder():
+    # A folder the postgres user can reach (pytest's own tmp is private to root).
+    data_dir = Path(tempfile.mkdtemp(prefix="faultline-cluster-"))
+    data_dir.chmod(0o755)
+    settings = replace(get_settings(), server=replace(ServerSettings(), data_dir=data_dir))
+    try:
+        server = _local_cluster(settings, may_install=True, port=5497)
+        assert server.origin == "local cluster"
+        with psycopg.connect(libpq_url(server.admin_url), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            assert conn.execute("SELECT postgis_lib_version()").fetchone()[0].startswith("3")
+        assert (data_dir / "pg" / "PG_VERSION").exists()
+        again = _local_cluster(settings, may_install=False, port=5497)  # already running: just reused
+        assert again == server
+    finally:
+        stop_local_cluster(settings)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_compose_file_has_postgis_and_an_app_that_migrates():
+    compose = yaml.safe_load((PROJECT_ROOT / "compose.yaml").read_text())
+    assert compose["services"]["db"]["image"].startswith("postgis/postgis:")
+    app = compose["services"]["app"]
+    assert app["command"][:2] == ["faultline", "up"]  # `up` applies migrations before serving
+    assert app["environment"]["DATABASE_URL"].startswith("postgresql://")
+    assert app["depends_on"]["db"]["condition"] == "service_healthy"
+
+
+@pytest.mark.skipif(not (shutil.which("docker-compose") or shutil.which("docker")), reason="no docker client")
+def test_compose_file_is_valid_for_docker():
+    if shutil.which("docker-compose"):
+        cmd = ["docker-compose", "-f", "compose.yaml", "config", "-q"]
+    else:
+        probe = subprocess.run(["docker", "compose", "version"], capture_output=True)
+        if probe.returncode != 0:
+            pytest.skip("docker has no compose plugin here")
+        cmd = ["docker", "compose", "-f", "compose.yaml", "config", "-q"]
+    result = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture
+def cli_env(database_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_createuser_makes_an_account_that_can_sign_in(cli_env, database_url):
+    result = CliRunner().invoke(faultline, ["createuser", "Night-Dispatcher", "--role", "dispatcher",
+                                            "--name", "Night shift", "--password", "long-enough-pw"])
+    assert result.exit_code == 0, result.output
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        role, = conn.execute("SELECT role FROM staff WHERE username = 'night-dispatcher'").fetchone()
+    assert role == "dispatcher"
+    again = CliRunner().invoke(faultline, ["createuser", "night-dispatcher", "--role", "agent",
+                                           "--password", "long-enough-pw"])
+    assert again.exit_code != 0 and "already exists" in again.output
+
+
+def test_createuser_refuses_a_short_password(cli_env):
+    result = CliRunner().invoke(faultline, ["createuser", "x", "--role", "agent", "--password", "short"])
+    assert result.exit_code != 0 and "at least 8" in result.output
+
+
+def test_demo_grows_to_the_asked_size_and_no_further(cli_env, database_url):
+    result = CliRunner().invoke(faultline, ["demo", "--customers", "10500"])
+    assert result.exit_code == 0 and "added 500 customers (10500 in all)" in result.output
+    result = CliRunner().invoke(faultline, ["demo", "--customers", "10500"])
+    assert "added 0 customers" in result.output
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        assert conn.execute("SELECT count(DISTINCT meter_no) FROM customer").fetchone()[0] == 10500
