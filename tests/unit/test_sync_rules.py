@@ -1,0 +1,103 @@
+"""Merge rules for offline crew work, table by table."""
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sync import rules
+from sync.rules import APPLIED, CONFLICT, Decision, Stamp
+
+NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+MINE, OTHER = 7, 8
+
+
+@pytest.mark.parametrize("status, job_crew, proposed, expected", [
+    # the job is the crew's: forward only, furthest wins
+    ("assigned", MINE, "en_route", Decision(APPLIED, None, "en_route")),
+    ("assigned", MINE, "on_site", Decision(APPLIED, None, "on_site")),
+    ("en_route", MINE, "en_route", Decision(APPLIED, None, "en_route")),
+    ("on_site", MINE, "en_route", Decision(APPLIED, "already_further", "on_site")),
+    ("restored", MINE, "on_site", Decision(APPLIED, "already_further", "restored")),
+    ("closed", MINE, "restored", Decision(APPLIED, "already_further", "closed")),
+    ("on_site", MINE, "restored", Decision(APPLIED, None, "restored")),
+    # the dispatcher cancelled: the cancel wins before the restore, a restore wins over it (for review)
+    ("cancelled", MINE, "en_route", Decision(CONFLICT, "cancelled", "cancelled", apply=False)),
+    ("cancelled", MINE, "on_site", Decision(CONFLICT, "cancelled", "cancelled", apply=False)),
+    ("cancelled", MINE, "restored", Decision(CONFLICT, "restored_after_cancel", "restored")),
+    # the job was taken away (or never theirs): nothing of the job moves, a supervisor looks
+    ("assigned", OTHER, "en_route", Decision(CONFLICT, "not_assigned", "assigned", apply=False)),
+    ("en_route", None, "restored", Decision(CONFLICT, "not_assigned", "en_route", apply=False)),
+    ("cancelled", OTHER, "restored", Decision(CONFLICT, "not_assigned", "cancelled", apply=False)),
+])
+def test_a_crew_step(status, job_crew, proposed, expected):
+    assert rules.decide_step(status, job_crew, MINE, proposed) == expected
+
+
+def test_a_lineman_with_no_crew_owns_no_job():
+    assert rules.decide_step("assigned", None, None, "en_route").reason == "not_assigned"
+    assert rules.decide_record(None, None).reason == "not_assigned"
+
+
+@pytest.mark.parametrize("status, job_crew, expected", [
+    ("assigned", MINE, Decision(APPLIED, None, "assigned")),
+    ("on_site", MINE, Decision(APPLIED, None, "on_site")),
+    ("cancelled", MINE, Decision(CONFLICT, "cancelled", "cancelled", apply=False)),
+    ("assigned", OTHER, Decision(CONFLICT, "not_assigned", "assigned", apply=False)),
+])
+def test_accepting_a_job(status, job_crew, expected):
+    assert rules.decide_accept(status, job_crew, MINE) == expected
+
+
+@pytest.mark.parametrize("job_crew, expected", [
+    (MINE, Decision(APPLIED)),
+    (OTHER, Decision(CONFLICT, "not_assigned", apply=False)),
+])
+def test_notes_photos_checkins_materials_are_always_kept(job_crew, expected):
+    assert rules.decide_record(job_crew, MINE) == expected
+
+
+A, B = "0000000a-0000-0000-0000-000000000000", "0000000b-0000-0000-0000-000000000000"
+
+
+@pytest.mark.parametrize("current, proposed, wins", [
+    (None, Stamp(NOW, A, 1), True),
+    (Stamp(NOW, A, 1), Stamp(NOW + timedelta(seconds=1), A, 2), True),   # later event time
+    (Stamp(NOW, A, 5), Stamp(NOW - timedelta(minutes=9), B, 1), False),  # synced later, happened earlier
+    (Stamp(NOW, A, 1), Stamp(NOW, B, 1), True),                           # same time: client id decides
+    (Stamp(NOW, B, 1), Stamp(NOW, A, 1), False),
+    (Stamp(NOW, A, 1), Stamp(NOW, A, 2), True),                           # same phone, same instant: order
+    (Stamp(NOW, A, 2), Stamp(NOW, A, 2), False),
+])
+def test_last_writer_wins_by_time_then_client_then_mutation(current, proposed, wins):
+    assert rules.last_writer_wins(current, proposed) is wins
+    decision = rules.decide_field(MINE, MINE, current, proposed)
+    assert decision.apply is wins and (decision.reason is None) is wins and decision.outcome == APPLIED
+
+
+def test_a_field_on_a_job_taken_away_is_a_conflict():
+    assert rules.decide_field(OTHER, MINE, None, Stamp(NOW, A)) == Decision(CONFLICT, "not_assigned", apply=False)
+
+
+@pytest.mark.parametrize("sent, recorded, flag", [
+    (NOW - timedelta(hours=5), NOW - timedelta(hours=5), None),           # offline all morning: believed
+    (NOW + timedelta(minutes=2), NOW, None),                              # a fast clock, within reason
+    (NOW + timedelta(minutes=6), NOW, "future"),                          # a wrong clock
+    (NOW + timedelta(days=365), NOW, "future"),
+    (NOW - timedelta(days=2, hours=23), NOW - timedelta(days=2, hours=23), None),
+    (NOW - timedelta(days=40), NOW - timedelta(days=3), "past"),
+])
+def test_a_phone_clock_is_believed_within_limits(sent, recorded, flag):
+    assert rules.clamp_client_time(sent, NOW) == (recorded, flag)
+
+
+@pytest.mark.parametrize("recorded, claimed, kept", [
+    (None, NOW, NOW),
+    (NOW, NOW - timedelta(minutes=5), NOW - timedelta(minutes=5)),
+    (NOW, NOW + timedelta(minutes=5), NOW),
+])
+def test_the_time_of_a_step_is_the_first_any_phone_claimed(recorded, claimed, kept):
+    assert rules.earliest(recorded, claimed) == kept
+
+
+def test_what_a_supervisor_may_answer_each_conflict():
+    assert rules.RESOLUTIONS == {"not_assigned": ("accepted", "dismissed"), "cancelled": ("dismissed",),
+                                 "restored_after_cancel": ("accepted",)}
