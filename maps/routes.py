@@ -1,0 +1,163 @@
+"""Map endpoints: vector tiles per layer, GeoJSON per layer by box, the base map, the map's settings."""
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from typing import Annotated
+
+from litestar import Controller, Request, get
+from litestar.datastructures import CacheControlHeader
+from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException, \
+    ValidationException
+from litestar.params import FromPath, QueryParameter
+from litestar.response import Response
+
+from maps import service
+from server.db import DbSession
+from server.i18n import N_
+from server.staff.guards import PUBLIC
+
+ATTRIBUTION = "Network and streets: Faultline demo data"
+MVT = "application/vnd.mapbox-vector-tile"
+# Anyone may see the service area and its streets; the network and live operations are for staff.
+PUBLIC_LAYERS = {"zones", "roads"}
+STAFF_ROLES = {"agent", "dispatcher", "lineman", "supervisor", "admin"}
+MAX_ZOOM = 22
+MAX_BOX_DEGREES = 1.0  # about 110 km a side: a city, not a country
+MAX_FEATURES = 5000
+EXTENT_SECONDS = 60
+OFFLINE_AREA_SECONDS = 3600  # the base layers change only when a utility imports its network
+TILE_NAME = re.compile(r"(\d{1,8})\.mvt")
+
+
+def _layer(request: Request, name: str) -> service.Layer | None:
+    """The layer to serve (None: the composite base map), once the reader may see it."""
+    layer = service.LAYERS.get(name)
+    if layer is None and name != "base":
+        raise NotFoundException(f"No map layer {name!r}. Layers: {', '.join(sorted(service.LAYERS))}.")
+    if name not in PUBLIC_LAYERS:
+        staff = request.scope.get("user")
+        if staff is None:
+            raise NotAuthorizedException(N_("Please sign in."))
+        if staff.role not in STAFF_ROLES:
+            raise PermissionDeniedException(N_("Your role cannot open this page."))
+    return layer
+
+
+async def _extent(request: Request, session) -> tuple | None:
+    """The service area's box, refreshed each minute (imports can move it)."""
+    cached = getattr(request.app.state, "map_extent", None)
+    if cached is None or time.monotonic() - cached[0] > EXTENT_SECONDS:
+        cached = (time.monotonic(), await service.network_extent(session))
+        request.app.state.map_extent = cached
+    return cached[1]
+
+
+def _cache_header(layer: service.Layer | None) -> str:
+    if layer is None:
+        return "private, max-age=3600"
+    return "private, max-age=5" if layer.live else ("public, max-age=3600" if layer.name in PUBLIC_LAYERS
+                                                     else "private, max-age=3600")
+
+
+class MapLayers(Controller):
+    opt = PUBLIC  # each layer checks its own audience (see PUBLIC_LAYERS)
+    tags = ["maps"]
+    include_in_schema = True
+
+    @get("/tiles/{name:str}/{z:int}/{x:int}/{tile_name:str}", summary="A vector tile (Mapbox Vector Tile)")
+    async def vector_tile(self, request: Request, db_session: DbSession, name: FromPath[str], z: FromPath[int],
+                          x: FromPath[int], tile_name: FromPath[str]) -> Response:
+        """`/tiles/{layer}/{z}/{x}/{y}.mvt`: layers incidents, crews, transformers, zones, feeders, roads;
+        `base` is zones, roads, feeders and transformers in one tile (the offline base map)."""
+        layer = _layer(request, name)
+        match = TILE_NAME.fullmatch(tile_name)
+        if not match:
+            raise ValidationException("A tile is named {y}.mvt, for example /tiles/roads/14/9824/8196.mvt.")
+        y = int(match.group(1))
+        if not 0 <= z <= MAX_ZOOM or not (0 <= x < 2 ** z and 0 <= y < 2 ** z):
+            raise ValidationException(f"No such tile: zoom must be 0–{MAX_ZOOM} and x, y between 0 and 2^zoom − 1.")
+        headers = {"cache-control": _cache_header(layer)}
+        extent = await _extent(request, db_session)
+        if extent is None or not service.boxes_overlap(service.tile_box(z, x, y), extent):
+            return Response(b"", status_code=204, media_type=MVT, headers=headers)  # outside the area: no query
+        data = await service.tile(db_session, layer, z, x, y)
+        etag = '"' + hashlib.md5(data).hexdigest() + '"'
+        headers["etag"] = etag
+        if request.headers.get("if-none-match") == etag:
+            return Response(b"", status_code=304, headers=headers)
+        return Response(data, status_code=200 if data else 204, media_type=MVT, headers=headers)
+
+    @get("/maps/layers/{file_name:str}", summary="A layer as GeoJSON, within a box")
+    async def layer_by_box(self, request: Request, db_session: DbSession, file_name: FromPath[str],
+                           bbox: Annotated[str, QueryParameter(max_length=100)]) -> Response:
+        """`/maps/layers/{layer}.geojson?bbox=west,south,east,north` (degrees), for small clients."""
+        if not file_name.endswith(".geojson"):
+            raise NotFoundException("Layers are served as /maps/layers/{layer}.geojson.")
+        layer = _layer(request, file_name.removesuffix(".geojson"))
+        if layer is None:
+            raise NotFoundException("The base map comes as tiles: /tiles/base/{z}/{x}/{y}.mvt.")
+        west, south, east, north = _bbox(bbox)
+        extent = await _extent(request, db_session)
+        if extent and not service.boxes_overlap((west, south, east, north), extent) \
+                and -90 <= west and east <= 90 and service.boxes_overlap((south, west, north, east), extent):
+            raise ValidationException("bbox looks like latitude,longitude: send west,south,east,north "
+                                      "(longitude first).")
+        collection = await service.layer_geojson(db_session, layer, west, south, east, north, MAX_FEATURES)
+        return Response(collection, media_type="application/geo+json",
+                        headers={"cache-control": _cache_header(layer)})
+
+    @get("/maps/offline/zones/{zone_id:int}", summary="The tiles a crew keeps for a zone")
+    async def offline_zone(self, request: Request, db_session: DbSession, zone_id: FromPath[int],
+                           max_zoom: Annotated[int, QueryParameter(ge=10, le=18)] = 16) -> dict:
+        """Base-map tiles of a zone from zoom 11 up to `max_zoom`: their URLs, count and total bytes,
+        under the size cap (FAULTLINE_OFFLINE_MAP_MAX_BYTES; higher zooms are dropped first)."""
+        _layer(request, "base")
+        settings = request.app.state.settings.maps
+        key = (zone_id, max_zoom, settings.offline_max_bytes)
+        cache = request.app.state.offline_areas if hasattr(request.app.state, "offline_areas") else {}
+        area = cache.get(key)
+        if area is None or time.monotonic() - area[0] > OFFLINE_AREA_SECONDS:
+            found = await service.offline_area(db_session, zone_id, 11, max_zoom, settings.offline_max_bytes)
+            if found is None:
+                raise NotFoundException("No zone has this number.")
+            area = cache[key] = (time.monotonic(), found)
+            request.app.state.offline_areas = cache
+        found = area[1]
+        return {"zone": found.zone, "bbox": found.bbox, "min_zoom": found.min_zoom, "max_zoom": found.max_zoom,
+                "count": found.count, "bytes": found.bytes, "capped": found.capped,
+                "max_bytes": settings.offline_max_bytes, "tiles": found.tiles}
+
+    @get("/maps/base.geojson", media_type="application/geo+json",
+         cache_control=CacheControlHeader(max_age=3600, public=True))
+    async def base(self, db_session: DbSession) -> dict:
+        """The demo city's zones and streets, simplified: the base map when there is no internet."""
+        return {**await service.base_layer(db_session), "attribution": ATTRIBUTION}
+
+    @get("/maps/config.json", cache_control=CacheControlHeader(max_age=300, public=True))
+    async def config(self, request: Request, db_session: DbSession) -> dict:
+        """What a map page needs: the base map to draw, its credit line, the service area, the layers."""
+        settings = request.app.state.settings.maps
+        return {
+            "basemap": {"url": settings.basemap_url or None,
+                        "attribution": settings.basemap_attribution if settings.basemap_url else ATTRIBUTION},
+            "extent": await _extent(request, db_session),
+            "layers": {name: {"tiles": f"/tiles/{name}/{{z}}/{{x}}/{{y}}.mvt", "live": layer.live,
+                              "public": name in PUBLIC_LAYERS} for name, layer in service.LAYERS.items()},
+        }
+
+
+def _bbox(raw: str) -> tuple[float, float, float, float]:
+    try:
+        west, south, east, north = (float(part) for part in raw.split(","))
+    except ValueError:
+        raise ValidationException("bbox is west,south,east,north in degrees, e.g. 36.80,-1.30,36.84,-1.27.") \
+            from None
+    if not all(map(lambda v: v == v and abs(v) != float("inf"), (west, south, east, north))):
+        raise ValidationException("bbox values must be numbers.")
+    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+        raise ValidationException("bbox must have west < east and south < north, in longitude/latitude order.")
+    if (east - west) * (north - south) > MAX_BOX_DEGREES:
+        raise ValidationException(f"bbox too large: at most {MAX_BOX_DEGREES} square degree; use tiles instead.")
+    return west, south, east, north
