@@ -1,0 +1,137 @@
+// The dispatcher's console: a Leaflet map of open incidents and crews, kept live by Server-Sent Events.
+// Each event only says "something changed"; the page then fetches the queue, the map and the open panel.
+(function () {
+  "use strict";
+  var root = document.getElementById("console");
+  if (!root) return;
+  var state = root.querySelector("[data-live-state]");
+  var mapBox = document.getElementById("dispatch-map");
+  var map, liveLayer, refreshTimer, pending = [];
+
+  function zoneFilter() {
+    var select = document.querySelector("#queue-filters select[name=zone]");
+    return select && select.value ? "?zone=" + encodeURIComponent(select.value) : "";
+  }
+
+  function colourOf(p) {
+    if (p.kind === "crew") return p.status === "available" ? "#15803d" : "#1d4ed8";
+    if (p.danger) return "#b91c1c";
+    return p.status === "reported" ? "#c2410c" : "#6b21a8";
+  }
+
+  function openIncident(id) {
+    htmx.ajax("GET", "/dispatch/incidents/" + id, { target: "#incident-panel" });
+  }
+
+  function drawLive() {
+    if (!map) return;
+    fetch(mapBox.dataset.map + zoneFilter(), { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        if (!data) return;
+        if (liveLayer) liveLayer.remove();
+        liveLayer = L.geoJSON(data, {
+          pointToLayer: function (feature, latlng) {
+            var p = feature.properties;
+            var radius = p.kind === "crew" ? 6 : Math.min(22, 5 + Math.sqrt(p.customers || 0));
+            return L.circleMarker(latlng, {
+              radius: radius, color: p.kind === "crew" ? "#111827" : colourOf(p), weight: p.danger ? 4 : 2,
+              fillColor: colourOf(p), fillOpacity: p.kind === "crew" ? 0.9 : 0.45
+            });
+          },
+          onEachFeature: function (feature, layer) {
+            var p = feature.properties;
+            var label = p.kind === "crew"
+              ? p.code + " · " + p.name + " · " + p.status.replace("_", " ") + (p.minutes != null ? " · " + p.minutes + " min" : "")
+              : p.code + " · " + p.status.replace("_", " ") + " · " + p.customers;
+            layer.bindTooltip(label);
+            if (p.kind === "incident") layer.on("click", function () { openIncident(p.id); });
+          }
+        }).addTo(map);
+      });
+  }
+
+  function startMap() {
+    if (typeof L === "undefined") return;
+    map = L.map(mapBox, { zoomSnap: 0.25 });
+    fetch("/maps/config.json").then(function (r) { return r.json(); }).then(function (config) {
+      var e = config.extent;
+      if (e) map.fitBounds([[e[1], e[0]], [e[3], e[2]]]); else map.setView([0, 0], 2);
+      if (config.basemap.url) {
+        L.tileLayer(config.basemap.url, { attribution: config.basemap.attribution }).addTo(map);
+      }
+      fetch("/maps/base.geojson").then(function (r) { return r.json(); }).then(function (base) {
+        L.geoJSON(base, { style: function () { return { color: "#94a3b8", weight: 1, fillOpacity: 0.03 }; },
+                          interactive: false }).addTo(map);
+        drawLive();
+      });
+      if (e) {
+        fetch("/maps/layers/feeders.geojson?bbox=" + e.join(","), { credentials: "same-origin" })
+          .then(function (r) { return r.ok ? r.json() : null; })
+          .then(function (feeders) {
+            if (feeders) L.geoJSON(feeders, { style: function () { return { color: "#f59e0b", weight: 2 }; },
+                                              interactive: false }).addTo(map);
+          });
+      }
+    });
+  }
+
+  function panelIsBusy(panel) {
+    // Never throw away what a dispatcher is typing: tell them instead.
+    var active = document.activeElement;
+    return active && panel.contains(active) && /INPUT|TEXTAREA|SELECT/.test(active.tagName);
+  }
+
+  function refresh(change) {
+    // Changes coming close together are handled at once, all of them: the open panel may be among them.
+    pending.push(change);
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(function () {
+      var changes = pending;
+      pending = [];
+      htmx.trigger(document.body, "dispatch-changed");
+      var panel = document.querySelector("#incident-panel [data-incident]");
+      if (!panel) return;
+      var id = Number(panel.dataset.incident);
+      var seen = Number(panel.dataset.liveSeen || 0);
+      // The panel already shows every change up to `seen`: the echo of the dispatcher's own action among
+      // them, and fetching it again would wipe the "Crew assigned." they have just been shown.
+      changes = changes.filter(function (c) { return !(c.event <= seen); });
+      var mine = changes.some(function (c) { return c.topic === "incident" && c.id === id; });
+      if (!mine && !changes.some(function (c) { return c.topic === "all" || c.topic === "crew"; })) return;
+      if (panelIsBusy(panel)) {
+        if (mine) state.textContent = root.dataset.msgStale;
+      } else {
+        openIncident(id);
+      }
+    }, 250);
+  }
+
+  function listen() {
+    var source = new EventSource(root.dataset.live);
+    source.addEventListener("open", function () { state.textContent = ""; root.dataset.liveState = "open"; });
+    source.addEventListener("changed", function (event) {
+      var change = JSON.parse(event.data);
+      change.event = Number(event.lastEventId);
+      refresh(change);
+    });
+    source.addEventListener("error", function () {
+      // EventSource reconnects by itself, sending the last event id: the server tells us what we missed.
+      state.textContent = root.dataset.msgOffline;
+      root.dataset.liveState = "reconnecting";
+    });
+  }
+
+  document.body.addEventListener("dispatch-changed", drawLive);
+  document.body.addEventListener("htmx:afterSwap", function (event) {
+    // A fresh panel is no longer stale.
+    if (event.detail.target.id === "incident-panel" && state.textContent === root.dataset.msgStale) {
+      state.textContent = "";
+    }
+  });
+  document.body.addEventListener("change", function (event) {
+    if (event.target.closest("#queue-filters")) drawLive();
+  });
+  startMap();
+  listen();
+})();
