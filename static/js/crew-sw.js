@@ -1,0 +1,48 @@
+// The crew app's service worker (scope /crew): the app shell opens with no signal, and queued work is
+// pushed by Background Sync when the phone is back online even if the app is closed.
+// A new version only swaps the cached shell: the outbox lives in IndexedDB and is never touched here.
+"use strict";
+importScripts("/static/js/crew-outbox.js");
+const VERSION = "__VERSION__";
+const CACHE = "faultline-crew-" + VERSION;
+const SHELL = ["/crew", "/static/css/app.css", "/static/js/crew-outbox.js", "/static/js/crew.js",
+               "/static/vendor/htmx-2.0.11.min.js", "/static/js/offline-map.js", "/static/crew.webmanifest",
+               "/static/icons/faultline-192.png", "/static/vendor/leaflet-1.9.4/leaflet.js",
+               "/static/vendor/leaflet-1.9.4/leaflet.css", "/maps/base.geojson"];
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(caches.keys().then((names) => Promise.all(
+    names.filter((name) => name.startsWith("faultline-crew-") && name !== CACHE).map((name) => caches.delete(name))
+  )).then(() => self.clients.claim()));
+});
+
+self.addEventListener("fetch", (event) => {
+  const request = event.request;
+  const url = new URL(request.url);
+  if (request.method !== "GET" || url.origin !== self.location.origin) return;
+  if (request.mode === "navigate" && url.pathname === "/crew") {
+    // Network first (fresh jobs and sign-in state), the cached shell when there is no signal.
+    event.respondWith(fetch(request).then((response) => {
+      if (response.ok && !response.redirected) {
+        const copy = response.clone();
+        caches.open(CACHE).then((cache) => cache.put("/crew", copy));
+      }
+      return response;
+    }).catch(() => caches.match("/crew")));
+  } else if (url.pathname.startsWith("/static/") || url.pathname === "/maps/base.geojson") {
+    event.respondWith(caches.match(request).then((hit) => hit || fetch(request)));
+  } else if (url.pathname.startsWith("/tiles/base/")) {
+    event.respondWith(caches.open("faultline-map-tiles").then((cache) => cache.match(request))
+      .then((hit) => hit || fetch(request)));
+  }
+});
+
+self.addEventListener("sync", (event) => {
+  if (event.tag !== "faultline-outbox") return;
+  event.waitUntil(FaultlineOutbox.getMeta("session_user", null).then((user) => user && FaultlineOutbox.sync(user))
+    .then((state) => self.clients.matchAll().then((clients) => clients.forEach((c) => c.postMessage({ synced: state })))));
+});

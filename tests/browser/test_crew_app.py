@@ -1,0 +1,272 @@
+"""The lineman's app in Chromium: offline all shift long, nothing lost, everything reaching the office in order."""
+from __future__ import annotations
+
+import io
+
+import psycopg
+import pytest
+from PIL import Image
+from playwright.async_api import expect
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from server.db import make_engine
+from server.incidents import actions
+from server.provision import libpq_url
+from tests.integration.test_sync_support import PASSWORD, make_crew, make_incident, make_staff
+
+pytestmark = pytest.mark.browser
+
+
+def _photo() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (2400, 1800), (200, 120, 40)).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+async def _crew_with_a_job(database_url, offset):
+    """A crew of one lineman, and one job assigned to it by a dispatcher."""
+    engine = make_engine(database_url, pool_size=1)
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        crew = await make_crew(session, "App crew")
+        lineman = await make_staff(session, "lineman", crew.id)
+        desk = await make_staff(session, "dispatcher")
+        job = await make_incident(session, offset=offset)
+        await actions.assign_crew(session, job.id, crew.id, desk)
+        await actions.add_note(session, job.id, "Transformer behind the school", desk)
+        found = (lineman.id, crew.code, lineman.username, job.id, job.code)
+    await engine.dispose()
+    return found
+
+
+def _rows(database_url, sql, params):
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+async def _sign_in(page, username):
+    await page.goto("/login?next=/crew")
+    await page.get_by_label("Username").fill(username)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url("**/crew")
+
+
+async def _signal(context, on: bool):
+    """No signal for the page and for its service worker (set_offline alone leaves the worker online)."""
+    await context.set_offline(not on)
+    if on:
+        await context.unroute("**/*")
+    else:
+        await context.route("**/*", lambda route: route.abort("internetdisconnected"))
+
+
+async def _installed(page):
+    """The app's own service worker controls the page: from here on it opens with no signal."""
+    await page.evaluate("navigator.serviceWorker.register('/crew/sw.js', {scope: '/crew'})"
+                        ".then(() => navigator.serviceWorker.ready)")
+    await page.reload()
+    await page.wait_for_function("navigator.serviceWorker.controller && "
+                                 "navigator.serviceWorker.controller.scriptURL.endsWith('/crew/sw.js')")
+
+
+async def test_a_whole_job_offline_then_everything_reaches_the_office_in_order(browser, live_server, database_url):
+    lineman_id, crew_code, username, job_id, job_code = await _crew_with_a_job(database_url, offset=300)
+    latitude, longitude = _rows(database_url, "SELECT ST_Y(location::geometry), ST_X(location::geometry) "
+                                "FROM incident WHERE id = %s", (job_id,))[0]
+    context = await browser.new_context(base_url=live_server, viewport={"width": 360, "height": 740},
+                                        is_mobile=True, has_touch=True, permissions=["geolocation"],
+                                        geolocation={"latitude": latitude, "longitude": longitude, "accuracy": 15})
+    page = await context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await _sign_in(page, username)
+    await expect(page.locator(f"[data-job-id='{job_id}']")).to_contain_text(job_code)
+    await _installed(page)
+
+    await _signal(context, False)
+    await page.reload()  # no signal: the shell and the job come from the phone
+    await page.locator(f"[data-job-id='{job_id}']").click()
+    job = page.locator("[data-job]")
+    await expect(job).to_contain_text("Transformer behind the school")  # the dispatcher's note, offline
+    await expect(job).to_contain_text(crew_code)  # the crew's identity code for customers
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 360  # no sideways scrolling
+    await job.get_by_role("button", name="Show on the map").click()
+    await expect(job.locator("[data-job-map] svg path").first).to_be_visible()  # streets and the fault, offline
+    await page.get_by_role("button", name="Accept the job").click()
+    await page.get_by_role("button", name="Arrived: check in with GPS").click()
+    await expect(page.locator("[data-job-id]")).to_contain_text("The crew is working on it")
+    await job.get_by_label("Note").fill("Replaced the fuse, checking the line")
+    await job.get_by_role("button", name="Add the note").click()
+    await job.get_by_label("Add a photo").set_input_files(
+        files=[{"name": "fuse.jpg", "mimeType": "image/jpeg", "buffer": _photo()}])
+    await job.get_by_role("button", name="Save").first.click()
+    await expect(job.locator("[data-said]")).to_contain_text("Saved on this phone")
+    await job.get_by_label("Cause of the fault").fill("Blown fuse")
+    await job.get_by_role("button", name="Power restored").click()
+    await expect(page.locator("[data-pending]")).to_contain_text("6 actions waiting")  # and the photo itself
+    queued = await page.evaluate("FaultlineOutbox.all('outbox').then((rows) => rows.map((m) => m.name))")
+    assert queued == ["accept_job", "arrived", "note", "photo", "restored"], queued
+
+    await page.reload()  # still offline: the outbox is intact
+    await expect(page.locator("[data-pending]")).to_contain_text("6 actions waiting")
+    await expect(page.locator(f"[data-job-id='{job_id}']")).to_contain_text("Power restored")
+
+    await _signal(context, True)
+    await page.get_by_role("button", name="Sync now").click()
+    await expect(page.locator("[data-pending]")).to_contain_text("Everything is sent", timeout=15_000)
+    assert errors == []
+
+    status, = _rows(database_url, "SELECT status FROM incident WHERE id = %s", (job_id,))[0]
+    assert status == "restored"
+    events = _rows(database_url, "SELECT kind, client_time FROM incident_event WHERE incident_id = %s "
+                   "AND actor = %s ORDER BY seq", (job_id, f"staff:{lineman_id}"))
+    kinds = [kind for kind, _ in events]
+    assert kinds == ["accepted", "on_site", "note", "photo", "restored", "cause_set"], kinds
+    times = [at for _, at in events]
+    assert all(at is not None for at in times) and times == sorted(times)  # the phone's own times, in order
+    assert _rows(database_url, "SELECT count(*) FROM checkin WHERE incident_id = %s", (job_id,))[0][0] == 1
+    assert _rows(database_url, "SELECT count(*) FROM photo WHERE incident_id = %s", (job_id,))[0][0] == 1
+
+    desk = await browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 800})
+    console = await desk.new_page()
+    await console.goto("/login?next=/dispatch")
+    await console.get_by_label("Username").fill("dispatcher")
+    await console.get_by_label("Password").fill("faultline-demo")
+    await console.get_by_role("button", name="Sign in").click()
+    await console.goto(f"/dispatch/incidents/{job_id}")
+    timeline = console.locator(".timeline")
+    for label in ("Accepted the job", "Arrived (GPS check-in)", "Note", "Photo", "Restored"):
+        await expect(timeline).to_contain_text(label)
+    text = await timeline.inner_text()
+    assert text.index("Accepted the job") < text.index("Arrived") < text.index("Restored")
+    await desk.close()
+    await context.close()
+
+
+async def test_a_new_version_while_work_is_queued_loses_nothing(browser, live_server, database_url, monkeypatch):
+    from server.crews import routes as crew_routes
+    _, _, username, job_id, job_code = await _crew_with_a_job(database_url, offset=310)
+    context = await browser.new_context(base_url=live_server, viewport={"width": 360, "height": 740},
+                                        is_mobile=True)
+    page = await context.new_page()
+    await _sign_in(page, username)
+    await expect(page.locator(f"[data-job-id='{job_id}']")).to_contain_text(job_code)
+    await _installed(page)
+    shells = "caches.keys().then((names) => names.filter((name) => name.startsWith('faultline-crew-')))"
+    old_shell = await page.evaluate(shells)
+
+    # The server cannot be reached for sync (a bad signal), but the app's new version can be fetched.
+    await context.route("**/sync/**", lambda route: route.abort())  # the worker's requests too
+    await page.locator(f"[data-job-id='{job_id}']").click()
+    await page.get_by_role("button", name="Accept the job").click()
+    await page.get_by_role("button", name="On my way").click()
+    await expect(page.locator("[data-pending]")).to_contain_text("2 actions waiting")
+
+    monkeypatch.setattr(crew_routes, "RELEASE", "2")  # deploy a new version of the app
+    await page.evaluate("""async () => {
+        const registration = await navigator.serviceWorker.getRegistration('/crew');
+        await registration.update();
+        const worker = registration.installing || registration.waiting || registration.active;
+        if (worker.state !== 'activated') {
+            await new Promise((done) => worker.addEventListener('statechange',
+                () => worker.state === 'activated' && done()));
+        }
+    }""")
+    new_shell = await page.evaluate(shells)
+    assert len(new_shell) == 1 and new_shell != old_shell  # the new version's shell replaced the old one
+    await page.reload()
+    await expect(page.locator("[data-pending]")).to_contain_text("2 actions waiting")
+
+    # Signing out with work waiting asks first; saying no keeps the lineman here.
+    asked = []
+
+    async def answer_no(dialog):
+        asked.append(dialog.message)
+        await dialog.dismiss()
+
+    page.once("dialog", answer_no)
+    await page.get_by_role("button", name="Sign out").click()
+    assert asked and "2 actions are not sent yet" in asked[0]
+    assert page.url.endswith("/crew")
+
+    # The session ends (expired, or ended by an administrator): the work stays until the lineman signs in.
+    await context.unroute("**/sync/**")
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        conn.execute("DELETE FROM staff_session WHERE staff_id = (SELECT id FROM staff WHERE username = %s)",
+                     (username,))
+    await page.get_by_role("button", name="Sync now").click()
+    await expect(page.locator("[data-signin]")).to_be_visible()
+    await expect(page.locator("[data-pending]")).to_contain_text("2 actions waiting")
+    await _sign_in(page, username)
+    await expect(page.locator("[data-pending]")).to_contain_text("Everything is sent", timeout=15_000)
+    status, = _rows(database_url, "SELECT status FROM incident WHERE id = %s", (job_id,))[0]
+    assert status == "en_route"
+    await context.close()
+
+
+async def test_a_check_in_far_from_the_fault_is_recorded_and_flagged(browser, live_server, database_url):
+    _, _, username, job_id, _ = await _crew_with_a_job(database_url, offset=320)
+    latitude, longitude = _rows(database_url, "SELECT ST_Y(p::geometry), ST_X(p::geometry) FROM "
+                                "(SELECT ST_Project(location, 400, radians(90)) AS p FROM incident WHERE id = %s) x",
+                                (job_id,))[0]
+    context = await browser.new_context(base_url=live_server, viewport={"width": 360, "height": 740},
+                                        is_mobile=True, permissions=["geolocation"],
+                                        geolocation={"latitude": latitude, "longitude": longitude, "accuracy": 20})
+    page = await context.new_page()
+    await _sign_in(page, username)
+    await page.locator(f"[data-job-id='{job_id}']").click()
+    await page.get_by_role("button", name="Arrived: check in with GPS").click()
+    await expect(page.locator("[data-pending]")).to_contain_text("Everything is sent", timeout=10_000)
+    await expect(page.locator("[data-checkin]")).to_contain_text("400 m from the fault.")  # recorded, not refused
+    await expect(page.locator("[data-checkin]")).to_contain_text("outside the geofence")
+    status, = _rows(database_url, "SELECT status FROM incident WHERE id = %s", (job_id,))[0]
+    flagged = _rows(database_url, "SELECT round(distance_m), outside_geofence FROM checkin WHERE incident_id = %s",
+                    (job_id,))
+    assert status == "on_site" and flagged == [(400, True)]
+    await context.close()
+
+
+async def test_the_first_load_fits_the_budget_with_the_map_library(browser, live_server, database_url):
+    """Everything the first visit fetches — page, scripts, and what the service worker stores for offline use
+    (Leaflet and the city's base map included) — within 150 KB on the wire."""
+    _, _, username, _, _ = await _crew_with_a_job(database_url, offset=330)
+    context = await browser.new_context(base_url=live_server, viewport={"width": 360, "height": 740},
+                                        is_mobile=True)
+    page = await context.new_page()
+    await _sign_in(page, username)  # signing in is not the app: count from here
+    sizes = []
+
+    async def count(request):
+        if "/login" not in request.url:
+            measured = await request.sizes()
+            sizes.append((request.url, measured["responseBodySize"] + measured["responseHeadersSize"]))
+
+    context.on("requestfinished", count)
+    await page.goto("/crew", wait_until="networkidle")
+    await page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=10_000)
+    await page.wait_for_load_state("networkidle")
+    urls = " ".join(url for url, _ in sizes)
+    assert "leaflet.js" in urls and "base.geojson" in urls, urls  # the offline shell was stored
+    total = sum(size for _, size in sizes)
+    assert total <= 150 * 1024, f"{total} bytes: {sorted(sizes, key=lambda s: -s[1])[:5]}"
+    print(f"\ncrew app first load: {total / 1024:.1f} KB in {len(sizes)} requests")
+    await context.close()
+
+
+async def test_a_job_the_dispatcher_assigns_appears_on_the_open_app(browser, live_server, database_url):
+    engine = make_engine(database_url, pool_size=1)
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        crew = await make_crew(session, "Waiting crew")
+        lineman = await make_staff(session, "lineman", crew.id)
+        desk = await make_staff(session, "dispatcher")
+        job = await make_incident(session, offset=340)
+        crew_id, username, job_id = crew.id, lineman.username, job.id
+        context = await browser.new_context(base_url=live_server, viewport={"width": 360, "height": 740},
+                                            is_mobile=True)
+        page = await context.new_page()
+        await _sign_in(page, username)
+        await expect(page.locator("[data-jobs]")).to_contain_text("No jobs assigned to your crew.")
+        await actions.assign_crew(session, job_id, crew_id, desk)
+        await expect(page.locator(f"[data-job-id='{job_id}']")).to_be_visible(timeout=5_000)  # no reload
+    await engine.dispose()
+    await context.close()
