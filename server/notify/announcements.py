@@ -1,0 +1,110 @@
+"""Planned outages and broadcasts: SMS to every customer of an area, queued in one statement per language."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from server.i18n import format_time, gettext
+from server.incidents.models import PlannedOutage
+from server.notify.messages import ANTI_FRAUD, sms_body
+from server.notify.models import Broadcast
+from server.notify.segments import sms_cost, sms_text
+from server.settings import LANGUAGES, Settings
+
+# Customers of an area: inside the area, or on a transformer inside it (a customer's own point may be missing).
+_IN_AREA = """
+    FROM customer c LEFT JOIN transformer t ON t.id = c.transformer_id
+    WHERE c.phone IS NOT NULL AND (CAST(:zone_id AS integer) IS NULL OR EXISTS (
+        SELECT 1 FROM zone z WHERE z.id = :zone_id
+          AND ST_Covers(z.area, coalesce(c.location, t.location)::geometry)))
+"""
+_IN_OUTAGE = """
+    FROM customer c LEFT JOIN transformer t ON t.id = c.transformer_id, planned_outage p
+    WHERE p.id = :outage_id AND c.phone IS NOT NULL
+      AND ST_Covers(p.area, coalesce(c.location, t.location)::geometry)
+"""
+_QUEUE_SMS = """
+    INSERT INTO outbox (channel, kind, recipient, language, payload, dedupe_key, next_try_at)
+    SELECT DISTINCT ON (c.phone) 'sms', :kind, c.phone, c.language, CAST(:payload AS jsonb),
+           :key_prefix || c.phone, :send_at
+    {area} AND c.language = :language
+    ORDER BY c.phone
+    ON CONFLICT (dedupe_key) DO NOTHING
+"""
+
+
+async def _queue_by_language(session: AsyncSession, area_sql: str, params: dict, kind: str, key_prefix: str,
+                             texts: dict[str, str], send_at: datetime) -> int:
+    queued = 0
+    statement = text(_QUEUE_SMS.format(area=area_sql))
+    for language, body in texts.items():
+        result = await session.exec(statement, params={
+            **params, "kind": kind, "language": language, "payload": json.dumps({"text": body}, ensure_ascii=False),
+            "key_prefix": key_prefix, "send_at": send_at})
+        queued += result.rowcount
+    return queued
+
+
+async def plan_outage(session: AsyncSession, settings: Settings, *, title: str, reason: str, zone_id: int,
+                      starts_at: datetime, ends_at: datetime) -> tuple[PlannedOutage, int]:
+    """Announce maintenance on a zone: shown on the public outages page at once; each customer in the area
+    gets an SMS `planned_notice_hours` before it starts (at once if that is already past)."""
+    area = (await session.exec(text("SELECT ST_AsEWKT(area) FROM zone WHERE id = :id"), params={"id": zone_id})
+            ).scalar_one()
+    outage = PlannedOutage(title=title, reason=reason, area=area, zone_id=zone_id, starts_at=starts_at,
+                           ends_at=ends_at)
+    session.add(outage)
+    await session.flush()
+    send_at = max(starts_at - timedelta(hours=settings.notify.planned_notice_hours), datetime.now(starts_at.tzinfo))
+    loc = settings.locale
+    texts = {lang: sms_body("planned", lang, area=title,
+                            start=format_time(starts_at, lang, loc.timezone, loc.phone_region, "short"),
+                            end=format_time(ends_at, lang, loc.timezone, loc.phone_region, "short"))
+             for lang in LANGUAGES}
+    queued = await _queue_by_language(session, _IN_OUTAGE, {"outage_id": outage.id}, "planned",
+                                      f"planned:{outage.id}:", texts, send_at)
+    await session.commit()
+    return outage, queued
+
+
+def broadcast_texts(written: dict[str, str]) -> dict[str, str]:
+    """Each language's text (English where none was written), ending with the anti-fraud line, as sent."""
+    return {lang: sms_text(f"{(written.get(lang) or written['en']).strip()} {gettext(lang, ANTI_FRAUD)}", lang)
+            for lang in LANGUAGES}
+
+
+@dataclass(frozen=True)
+class BroadcastPreview:
+    recipients: dict[str, int]            # language → customers
+    costs: dict[str, tuple[str, int, int]]  # language → (encoding, characters, SMS)
+
+    @property
+    def total(self) -> int:
+        return sum(self.recipients.values())
+
+
+_COUNT_BY_LANGUAGE = text("SELECT c.language, count(DISTINCT c.phone) " + _IN_AREA + " GROUP BY c.language")
+
+
+async def preview_broadcast(session: AsyncSession, zone_id: int | None, texts: dict[str, str]) -> BroadcastPreview:
+    counts = dict((await session.exec(_COUNT_BY_LANGUAGE, params={"zone_id": zone_id})).all())
+    return BroadcastPreview({lang: counts.get(lang, 0) for lang in LANGUAGES},
+                            {lang: sms_cost(texts[lang]) for lang in LANGUAGES})
+
+
+async def send_broadcast(session: AsyncSession, zone_id: int | None, texts: dict[str, str],
+                         staff_id: int) -> tuple[Broadcast, int]:
+    broadcast = Broadcast(zone_id=zone_id, texts=texts, created_by_staff_id=staff_id)
+    session.add(broadcast)
+    await session.flush()
+    queued = await _queue_by_language(session, _IN_AREA, {"zone_id": zone_id}, "broadcast",
+                                      f"broadcast:{broadcast.id}:",
+                                      texts,
+                                      datetime.now().astimezone())
+    broadcast.recipients = queued
+    await session.commit()
+    return broadcast, queued

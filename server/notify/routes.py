@@ -1,0 +1,201 @@
+"""Push subscriptions from the tracking page, the VAPID public key, and the staff's view of sent SMS."""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from litestar import Controller, Request, delete, get, post
+from litestar.exceptions import NotFoundException, ValidationException
+from litestar.params import FromPath, JSONBody
+from litestar.response import Redirect, Template
+from sqlalchemy import text
+
+from server.db import DbSession
+from server.forms import clean_form
+from server.i18n import N_
+from server.notify.announcements import broadcast_texts, plan_outage, preview_broadcast, send_broadcast
+from server.notify.service import subscribe, unsubscribe
+from server.reports.service import report_by_token
+from server.settings import LANGUAGES
+from server.staff.guards import PUBLIC, roles
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+@dataclass
+class SubscriptionKeys:
+    p256dh: str
+    auth: str
+
+
+@dataclass
+class Subscription:
+    """What `PushSubscription.toJSON()` gives in the browser."""
+
+    endpoint: str
+    keys: SubscriptionKeys | None = None
+
+
+def _b64url_bytes(value: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError):
+        return b""
+
+
+def check_subscription(subscription: Subscription) -> None:
+    """A real push endpoint (https; http only on this machine, for development) and well-formed keys."""
+    parts = urlsplit(subscription.endpoint)
+    if len(subscription.endpoint) > 1000 or not parts.netloc or not (
+            parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)):
+        raise ValidationException(N_("This browser gave an address we cannot send notifications to."))
+    keys = subscription.keys
+    if keys is None or len(_b64url_bytes(keys.p256dh)) != 65 or len(_b64url_bytes(keys.auth)) != 16:
+        raise ValidationException(N_("This browser gave notification keys we cannot use."))
+
+
+async def _report_id(session, token: str) -> int:
+    found = await report_by_token(session, token) if len(token) == 22 else None
+    if found is None:
+        raise NotFoundException(N_("We could not find this report. Check the link in your message."))
+    return found[0].id
+
+
+class PushSubscriptions(Controller):
+    opt = PUBLIC  # the tracking token in the path is the customer's key
+
+    @get("/push/key")
+    async def public_key(self, request: Request) -> dict:
+        return {"publicKey": request.app.state.vapid_public_key}
+
+    @post("/t/{token:str}/push", status_code=201)
+    async def add(self, token: FromPath[str], db_session: DbSession, data: JSONBody[Subscription]) -> dict:
+        check_subscription(data)
+        await subscribe(db_session, await _report_id(db_session, token), data.endpoint, data.keys.p256dh,
+                        data.keys.auth)
+        return {"subscribed": True}
+
+    @delete("/t/{token:str}/push", status_code=204)
+    async def remove(self, token: FromPath[str], db_session: DbSession, data: JSONBody[Subscription]) -> None:
+        await unsubscribe(db_session, await _report_id(db_session, token), data.endpoint)
+
+
+_RECENT_SMS = text("""
+    SELECT o.id, o.kind, o.recipient, o.language, o.payload->>'text' AS text, o.status, o.attempts,
+           o.created_at, o.sent_at, i.code
+    FROM outbox o LEFT JOIN incident i ON i.id = o.incident_id
+    WHERE o.channel = 'sms' ORDER BY o.id DESC LIMIT 200
+""")
+
+
+class SmsInbox(Controller):
+    """Development inbox: what customers were (or would be) sent by SMS, newest first."""
+
+    opt = roles("admin", "supervisor")
+
+    @get("/admin/sms-inbox")
+    async def inbox(self, db_session: DbSession) -> Template:
+        return Template("admin/sms_inbox.html", context={"messages": (await db_session.exec(_RECENT_SMS)).all()})
+
+
+def _local_datetime(raw: str, timezone: str, field: str) -> datetime:
+    """A `datetime-local` form value, read in the deployment's time zone."""
+    try:
+        return datetime.fromisoformat(raw).replace(tzinfo=ZoneInfo(timezone))
+    except ValueError:
+        raise ValidationException(N_("Give the start and end as a date and a time.")) from None
+
+
+async def _zones(session) -> list:
+    return (await session.exec(text("SELECT id, name FROM zone ORDER BY name"))).all()
+
+
+class PlannedOutages(Controller):
+    """Dispatchers and supervisors announce maintenance: public at once, SMS to the area ahead of time."""
+
+    opt = roles("dispatcher", "supervisor")
+
+    @get("/planned")
+    async def planned_page(self, db_session: DbSession) -> Template:
+        upcoming = (await db_session.exec(text("""
+            SELECT p.title, p.reason, p.starts_at, p.ends_at, z.name AS zone,
+                   (SELECT count(*) FROM outbox o WHERE o.dedupe_key LIKE 'planned:' || p.id || ':%') AS notices
+            FROM planned_outage p LEFT JOIN zone z ON z.id = p.zone_id
+            WHERE NOT p.cancelled AND p.ends_at > now() ORDER BY p.starts_at"""))).all()
+        return Template("notify/planned.html", context={"zones": await _zones(db_session), "upcoming": upcoming,
+                                                        "values": {}, "errors": {}})
+
+    @post("/planned")
+    async def plan(self, request: Request, db_session: DbSession) -> Template | Redirect:
+        settings = request.app.state.settings
+        form = clean_form({k: v for k, v in (await request.form()).items() if isinstance(v, str)})
+        errors = {}
+        title = form.get("title", "").strip()
+        if not 3 <= len(title) <= 120:
+            errors["title"] = N_("Give the work a short title customers will understand (3 to 120 characters).")
+        zone_ids = {row.id for row in await _zones(db_session)}
+        zone_id = int(form["zone_id"]) if form.get("zone_id", "").isdigit() else None
+        if zone_id not in zone_ids:
+            errors["zone_id"] = N_("Choose the zone where the power will be off.")
+        try:
+            starts_at = _local_datetime(form.get("starts_at", ""), settings.locale.timezone, "starts_at")
+            ends_at = _local_datetime(form.get("ends_at", ""), settings.locale.timezone, "ends_at")
+            if not starts_at < ends_at <= starts_at + timedelta(days=3):
+                errors["ends_at"] = N_("The end must come after the start, at most three days later.")
+            elif ends_at < datetime.now(starts_at.tzinfo):
+                errors["ends_at"] = N_("This work would already be over.")
+        except ValidationException as exc:
+            errors["starts_at"] = exc.detail
+        if errors:
+            return Template("notify/planned.html", status_code=422, context={
+                "zones": await _zones(db_session), "upcoming": [], "values": form, "errors": errors})
+        await plan_outage(db_session, settings, title=title, reason=form.get("reason", "").strip()[:500],
+                          zone_id=zone_id, starts_at=starts_at, ends_at=ends_at)
+        return Redirect("/planned", status_code=303)
+
+
+def _written_texts(form: dict[str, str]) -> dict[str, str]:
+    return {lang: form.get(f"text_{lang}", "").strip() for lang in LANGUAGES}
+
+
+class Broadcasts(Controller):
+    """A message to every customer of a zone, with a preview of who receives it and a confirmation step."""
+
+    opt = roles("supervisor", "admin")
+
+    @get("/broadcasts")
+    async def broadcast_page(self, db_session: DbSession) -> Template:
+        return Template("notify/broadcast.html", context={"zones": await _zones(db_session), "values": {},
+                                                          "errors": {}, "preview": None})
+
+    @post("/broadcasts", status_code=200)
+    async def broadcast(self, request: Request, db_session: DbSession) -> Template:
+        form = clean_form({k: v for k, v in (await request.form()).items() if isinstance(v, str)})
+        written = _written_texts(form)
+        zone_id = int(form["zone_id"]) if form.get("zone_id", "").isdigit() else None
+        errors = {}
+        if not written["en"]:
+            errors["text_en"] = N_("Write the message in English at least; other languages fall back to it.")
+        if any(len(body) > 300 for body in written.values()):
+            errors["text_en"] = N_("Keep each text under 300 characters: long SMS cost several messages.")
+        if form.get("zone_id") and zone_id not in {row.id for row in await _zones(db_session)}:
+            errors["zone_id"] = N_("Choose a zone from the list.")
+        context = {"zones": await _zones(db_session), "values": form, "errors": errors, "preview": None}
+        if errors:
+            return Template("notify/broadcast.html", status_code=422, context=context)
+        texts = broadcast_texts(written)
+        # Sent only as previewed: a text or zone changed after the preview shows a fresh preview.
+        previewed = hashlib.sha256(json.dumps([zone_id, texts], sort_keys=True).encode()).hexdigest()
+        if form.get("confirm") != previewed:
+            context.update(preview=await preview_broadcast(db_session, zone_id, texts), texts=texts,
+                           previewed=previewed)
+            return Template("notify/broadcast.html", context=context)
+        _, queued = await send_broadcast(db_session, zone_id, texts, request.user.id)
+        return Template("notify/broadcast.html", context={**context, "values": {}, "sent": queued})

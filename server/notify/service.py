@@ -1,0 +1,93 @@
+"""Queueing notifications in the same transaction as the change that causes them, and push subscriptions."""
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from server.i18n import N_, format_time, gettext
+from server.incidents.models import Incident
+from server.notify.messages import TEMPLATES, sms_body
+from server.settings import Settings
+
+SOON = N_("soon")
+PUSH_TITLE = N_("Power: %(code)s")
+
+# Customers are told at these moments (ARCHITECTURE.md, "Incident state machine").
+URGENCY = {"assigned": "normal", "en_route": "high", "etr_changed": "normal", "restored": "high"}
+
+_RECIPIENTS = text("""
+    SELECT r.id AS report_id, r.phone, r.language, r.tracking_token,
+           s.id AS subscription_id, s.endpoint
+    FROM report r
+    LEFT JOIN push_subscription s ON s.report_id = r.id
+    WHERE r.incident_id = :incident_id
+    ORDER BY r.id, s.id
+""")
+
+_QUEUE = text("""
+    INSERT INTO outbox (channel, kind, incident_id, subscription_id, recipient, language, payload, dedupe_key)
+    VALUES (:channel, :kind, :incident_id, :subscription_id, :recipient, :language, CAST(:payload AS jsonb),
+            :dedupe_key)
+    ON CONFLICT (dedupe_key) DO NOTHING
+""")
+
+
+def _values(incident: Incident, kind: str, language: str, link: str, settings: Settings,
+            crew_code: str | None) -> dict[str, str]:
+    etr = format_time(incident.etr, language, settings.locale.timezone, settings.locale.phone_region, "short") \
+        if incident.etr else gettext(language, SOON)
+    return {"code": incident.code, "etr": etr, "link": link, "crew_code": crew_code or "—"}
+
+
+async def queue_incident_notice(session: AsyncSession, incident: Incident, kind: str, settings: Settings,
+                                crew_code: str | None = None) -> int:
+    """Queue the notice `kind` for every report on the incident: push where the customer subscribed,
+    else SMS to their phone. Call inside the transaction that makes the change; it does not commit.
+
+    One message per (incident, kind, recipient) ever — an ETR change is keyed by the new ETR too.
+    Returns how many messages were newly queued.
+    """
+    if kind not in URGENCY:
+        raise ValueError(f"no customer notice for {kind!r}")
+    stamp = f":{incident.etr.isoformat()}" if kind == "etr_changed" and incident.etr else ""
+    rows = (await session.exec(_RECIPIENTS, params={"incident_id": incident.id})).all()
+    queued, texted = 0, set()
+    for row in rows:
+        link = f"{settings.notify.public_url.rstrip('/')}/t/{row.tracking_token}"
+        values = _values(incident, kind, row.language, link, settings, crew_code)
+        if row.subscription_id is not None:
+            channel, recipient = "push", row.endpoint
+            payload = {"title": gettext(row.language, PUSH_TITLE, code=incident.code),
+                       "body": gettext(row.language, TEMPLATES[kind], **values),
+                       "url": f"/t/{row.tracking_token}", "tag": f"{incident.code}-{kind}{stamp}",
+                       "topic": f"{incident.code}{kind}".replace("-", "")[:32], "urgency": URGENCY[kind]}
+        elif row.phone and row.phone not in texted:  # no subscription on this report: SMS instead
+            texted.add(row.phone)  # several reports from one phone: one SMS
+            channel, recipient = "sms", row.phone
+            payload = {"text": sms_body(kind, row.language, **values)}
+        else:
+            continue
+        result = await session.exec(_QUEUE, params={
+            "channel": channel, "kind": kind, "incident_id": incident.id, "subscription_id": row.subscription_id,
+            "recipient": recipient, "language": row.language, "payload": json.dumps(payload, ensure_ascii=False),
+            "dedupe_key": f"{incident.id}:{kind}{stamp}:{recipient}"})
+        queued += result.rowcount
+    return queued
+
+
+async def subscribe(session: AsyncSession, report_id: int, endpoint: str, p256dh: str, auth: str) -> None:
+    """Store (or move to this report) a browser's push subscription; endpoints are unique."""
+    await session.exec(text("""
+        INSERT INTO push_subscription (report_id, endpoint, p256dh, auth) VALUES (:r, :e, :p, :a)
+        ON CONFLICT (endpoint) DO UPDATE SET report_id = :r, p256dh = :p, auth = :a
+    """), params={"r": report_id, "e": endpoint, "p": p256dh, "a": auth})
+    await session.commit()
+
+
+async def unsubscribe(session: AsyncSession, report_id: int, endpoint: str) -> bool:
+    result = await session.exec(text("DELETE FROM push_subscription WHERE report_id = :r AND endpoint = :e"),
+                                params={"r": report_id, "e": endpoint})
+    await session.commit()
+    return result.rowcount > 0
