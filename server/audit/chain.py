@@ -1,0 +1,87 @@
+"""Checking the incidents' hash chains (written by the database on insert, migration d10audit0001).
+
+A chain catches an event edited or deleted in its middle. Deleting an incident's newest events, or
+rewriting an edited event and every later hash, keeps a chain consistent — so each clean check also
+writes an anchor (how many events up to which id, and a digest of all their hashes) to a file outside
+the database, and the next check must still match the last anchor.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from server.db import utcnow
+
+_FIRST_BROKEN_LINK = text("""
+    WITH chained AS (
+        SELECT e.id, e.incident_id, e.seq, e.prev_hash, e.hash,
+               lag(e.hash) OVER w AS expected_prev,
+               row_number() OVER w AS expected_seq,
+               incident_event_digest(e.prev_hash, e) AS recomputed
+        FROM incident_event e
+        WINDOW w AS (PARTITION BY e.incident_id ORDER BY e.seq)
+    )
+    SELECT c.id, i.code, c.seq,
+           CASE WHEN c.seq IS DISTINCT FROM c.expected_seq THEN 'missing before this event'
+                WHEN c.prev_hash IS DISTINCT FROM c.expected_prev THEN 'not linked to the event before'
+                ELSE 'altered' END AS problem
+    FROM chained c JOIN incident i ON i.id = c.incident_id
+    WHERE c.seq IS DISTINCT FROM c.expected_seq OR c.prev_hash IS DISTINCT FROM c.expected_prev
+       OR c.hash IS DISTINCT FROM c.recomputed
+    ORDER BY c.id
+    LIMIT 1
+""")
+
+_UP_TO = text("""
+    SELECT count(*) AS events, coalesce(max(id), 0) AS max_id,
+           encode(sha256(coalesce(string_agg(hash, ''::bytea ORDER BY id), ''::bytea)), 'hex') AS digest
+    FROM incident_event WHERE id <= :max_id
+""")
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    events: int
+    broken_event_id: int | None = None
+    incident_code: str | None = None
+    seq: int | None = None
+    problem: str | None = None
+
+    @property
+    def intact(self) -> bool:
+        return self.problem is None
+
+
+def _last_anchor(anchors: Path) -> dict | None:
+    if not anchors.exists():
+        return None
+    lines = [line for line in anchors.read_text().splitlines() if line.strip()]
+    return json.loads(lines[-1]) if lines else None
+
+
+async def verify_chain(session: AsyncSession, anchors: Path) -> ChainCheck:
+    """The first broken link, if any; on a clean chain, a new anchor is appended to `anchors`."""
+    total = (await session.exec(_UP_TO, params={"max_id": 2**62})).one()
+    broken = (await session.exec(_FIRST_BROKEN_LINK)).first()
+    if broken is not None:
+        return ChainCheck(total.events, broken.id, broken.code, broken.seq, broken.problem)
+    anchor = _last_anchor(anchors)
+    if anchor is not None:
+        then = (await session.exec(_UP_TO, params={"max_id": anchor["max_id"]})).one()
+        if (then.events, then.digest) != (anchor["events"], anchor["digest"]):
+            return ChainCheck(total.events, problem=(
+                f"events up to #{anchor['max_id']} no longer match the anchor of {anchor['at']}: "
+                f"{anchor['events']} then, {then.events} now (deleted or rewritten)"))
+    anchors.parent.mkdir(parents=True, exist_ok=True)
+    with anchors.open("a") as handle:
+        handle.write(json.dumps({"at": utcnow().isoformat(), "max_id": total.max_id, "events": total.events,
+                                 "digest": total.digest}) + "\n")
+    return ChainCheck(total.events)
+
+
+def anchors_path(data_dir: Path) -> Path:
+    return data_dir / "audit-anchors.jsonl"

@@ -1,0 +1,98 @@
+"""The timeline is tamper-evident: edits and deletions made with SQL behind the application's back show."""
+import psycopg
+import pytest
+from click.testing import CliRunner
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from server.audit.chain import verify_chain
+from server.cli import main as faultline
+from server.db import make_engine
+from server.provision import libpq_url
+from server.settings import get_settings
+from tests.conftest import sign_in
+
+
+@pytest.fixture
+def tamper(database_url):
+    """Run SQL as an intruder would: with the append-only guard switched off, restoring it after."""
+    def run(sql, *params):
+        with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+            conn.execute("ALTER TABLE incident_event DISABLE TRIGGER incident_event_append_only")
+            try:
+                conn.execute(sql, params)
+            finally:
+                conn.execute("ALTER TABLE incident_event ENABLE TRIGGER incident_event_append_only")
+    return run
+
+
+async def _check(database_url, anchors):
+    engine = make_engine(database_url, pool_size=1)
+    async with AsyncSession(engine) as session:
+        check = await verify_chain(session, anchors)
+    await engine.dispose()
+    return check
+
+
+def _events(database_url):
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        return conn.execute("SELECT id, incident_id, seq FROM incident_event ORDER BY id").fetchall()
+
+
+async def test_each_kind_of_tampering_is_found(database_url, tamper, tmp_path):
+    anchors = tmp_path / "anchors.jsonl"
+    assert (await _check(database_url, anchors)).intact
+    events = _events(database_url)
+    chains = {}
+    for event_id, incident_id, seq in events:
+        chains.setdefault(incident_id, []).append(event_id)
+    long_chain = max(chains.values(), key=len)
+    assert len(long_chain) >= 3
+
+    # 1. An edited event.
+    tamper("UPDATE incident_event SET details = '{\"report_id\": 999}' WHERE id = %s", long_chain[1])
+    check = await _check(database_url, anchors)
+    assert (check.broken_event_id, check.problem) == (long_chain[1], "altered")
+    # ... and the intruder recomputes that event's hash and the next ones: the chain is whole again,
+    # but the anchor written by the first clean check no longer matches.
+    tamper("""UPDATE incident_event e SET hash = incident_event_digest(e.prev_hash, e) WHERE id = %s""",
+           long_chain[1])
+    for later in long_chain[2:]:
+        tamper("""UPDATE incident_event e SET prev_hash = p.hash FROM incident_event p
+                  WHERE e.id = %s AND p.incident_id = e.incident_id AND p.seq = e.seq - 1""", later)
+        tamper("UPDATE incident_event e SET hash = incident_event_digest(e.prev_hash, e) WHERE id = %s", later)
+    check = await _check(database_url, anchors)
+    assert not check.intact and "anchor" in check.problem
+
+
+async def test_a_deleted_event_leaves_a_gap(database_url, tamper, tmp_path):
+    events = _events(database_url)
+    by_incident = {}
+    for event_id, incident_id, seq in events:
+        by_incident.setdefault(incident_id, []).append(event_id)
+    chain = next(ids for ids in by_incident.values() if len(ids) >= 3)
+    tamper("DELETE FROM incident_event WHERE id = %s", chain[1])
+    check = await _check(database_url, tmp_path / "fresh.jsonl")
+    assert check.broken_event_id == chain[2] and check.problem == "missing before this event"
+
+
+def test_verify_from_the_command_line(database_url, tamper, monkeypatch, tmp_path):
+    first_event = _events(database_url)[0][0]
+    tamper("UPDATE incident_event SET actor = 'someone else' WHERE id = %s", first_event)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("FAULTLINE_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(faultline, ["audit", "verify"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1 and "BROKEN" in result.output and "altered" in result.output
+
+
+async def test_only_supervisors_and_admins_see_the_audit(client):
+    assert (await client.get("/supervisor/audit")).status_code == 401
+    await sign_in(client, "dispatcher")
+    assert (await client.get("/supervisor/audit")).status_code == 403
+    client.cookies.clear()
+    await sign_in(client, "supervisor")
+    page = await client.get("/supervisor/audit")
+    assert page.status_code == 200 and "Audit log check" in page.text

@@ -1,0 +1,229 @@
+"""SLA and job-time rules (server/audit/sla.py): which time a step counts at, durations, verdicts, and the period
+a supervisor asks for (server/audit/figures.py parse_period) — table-driven, no database."""
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from server.audit import sla
+from server.audit.figures import MAX_PERIOD_DAYS, PeriodRefused, parse_period
+
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+TARGETS = sla.Targets(danger_on_site=timedelta(hours=1), danger_restore=timedelta(hours=4),
+                      restore=timedelta(hours=24))
+
+# step, phone's time, server's time, previous step's time → counts at, source, skew
+STEP_TIME_CASES = [
+    ("online crew step: phone and server agree",
+     "on_site", at(30), at(30), at(10), at(30), "device", None),
+    ("offline: done at 30 min, synced 3 h later: the phone's time counts",
+     "on_site", at(30), at(210), at(10), at(30), "device", None),
+    ("no phone time (an old client): the server's time",
+     "en_route", None, at(20), at(10), at(20), "server", None),
+    ("desk step: always the server's time, even with a device time",
+     "assigned", at(1), at(5), at(0), at(5), "server", None),
+    ("phone clock ahead of the server's receipt: clamped to the receipt",
+     "restored", at(300), at(200), at(100), at(200), "server", "ahead"),
+    ("phone 2 min slow, before the previous step: clamped to the previous step",
+     "en_route", at(8), at(90), at(10), at(10), "previous", None),
+    ("exactly the tolerance before the previous step: still clamped",
+     "en_route", at(5), at(90), at(10), at(10), "previous", None),
+    ("phone an hour slow: ignored, the receipt counts",
+     "on_site", at(-50), at(90), at(10), at(90), "server", "behind"),
+    ("phone slow and no receipt known: the previous step's time",
+     "on_site", at(-50), None, at(10), at(10), "previous", "behind"),
+    ("phone slow and the receipt before the previous step too: the previous step's time",
+     "restored", at(-50), at(5), at(10), at(10), "previous", "behind"),
+    ("ahead of the receipt, and the receipt before the previous step: the previous step",
+     "restored", at(60), at(5), at(10), at(10), "previous", "ahead"),
+    ("desk step recorded before the previous one: kept in order",
+     "closed", None, at(5), at(10), at(10), "previous", None),
+    ("first step: no previous",
+     "reported", None, at(0), None, at(0), "server", None),
+    ("not reached",
+     "restored", None, None, at(10), None, None, None),
+]
+
+
+@pytest.mark.parametrize("case, step, device, server, previous, expected, source, skew", STEP_TIME_CASES,
+                         ids=[c[0] for c in STEP_TIME_CASES])
+def test_the_time_a_step_counts_at(case, step, device, server, previous, expected, source, skew):
+    found = sla.step_time(step, device, server, previous)
+    assert (found.at, found.source, found.skew) == (expected, source, skew)
+    assert (found.device_time, found.server_time) == (device, server)  # both kept for the audit
+
+
+def _claims(**steps):
+    return {step: value if isinstance(value, tuple) else (None, value) for step, value in steps.items()}
+
+
+def test_an_offline_job_counts_at_the_phones_times_with_durations_between_steps():
+    # Assigned at 10 min; the crew was offline: en route 15, on site 40, restored 150; all synced at 4 h.
+    synced = at(240)
+    times = sla.step_times(_claims(reported=at(0), assigned=at(10), en_route=(at(15), synced),
+                                   on_site=(at(40), synced), restored=(at(150), synced), closed=at(300)))
+    assert [t.at for t in times] == [at(0), at(10), at(15), at(40), at(150), at(300)]
+    assert [t.source for t in times] == ["server", "server", "device", "device", "device", "server"]
+    gaps = {i.step: (i.since_previous, i.since_report) for i in sla.intervals(times)}
+    assert gaps == {"assigned": (timedelta(minutes=10), timedelta(minutes=10)),
+                    "en_route": (timedelta(minutes=5), timedelta(minutes=15)),
+                    "on_site": (timedelta(minutes=25), timedelta(minutes=40)),
+                    "restored": (timedelta(minutes=110), timedelta(minutes=150)),
+                    "closed": (timedelta(minutes=150), timedelta(minutes=300))}
+
+
+def test_a_phone_an_hour_slow_is_not_believed_and_durations_never_go_negative():
+    # The phone says en route 20 min *before* the report, on site 10 min before it: its clock is an hour slow.
+    times = sla.step_times(_claims(reported=at(0), assigned=at(10), en_route=(at(-20), at(60)),
+                                   on_site=(at(-10), at(61)), restored=(at(50), at(120))))
+    counted = {t.step: t for t in times}
+    assert counted["en_route"].at == at(60) and counted["en_route"].skew == "behind"
+    assert counted["on_site"].at == at(61) and counted["on_site"].skew == "behind"
+    # restored at 50 by the phone is before on site (61): more than the tolerance → the receipt, 120.
+    assert counted["restored"].at == at(120) and counted["restored"].skew == "behind"
+    assert all(i.since_previous >= timedelta(0) for i in sla.intervals(times))
+
+
+def test_a_skipped_step_does_not_break_the_chain():
+    # No "on the way" and no check-in: restored is checked against the assignment.
+    times = sla.step_times(_claims(reported=at(0), assigned=at(10), restored=(at(5), at(100))))
+    counted = {t.step: t for t in times}
+    assert not counted["en_route"].reached and not counted["on_site"].reached
+    assert counted["restored"].at == at(10) and counted["restored"].source == "previous"
+    assert [i.step for i in sla.intervals(times)] == ["assigned", "restored"]
+
+
+# priority, status, steps (minutes from the report, None = not reached), now (minutes) → verdicts per target
+ASSESS_CASES = [
+    ("danger: on site in 50 min, restored in 3 h — both met",
+     "high", "restored", {"on_site": 50, "restored": 180}, 300, {"on_site": "met", "restored": "met"}),
+    ("danger: on site at 61 min — breached by a minute",
+     "high", "restored", {"on_site": 61, "restored": 180}, 300, {"on_site": "breached", "restored": "met"}),
+    ("danger: nobody on site at 40 min — within target",
+     "high", "assigned", {}, 40, {"on_site": "pending", "restored": "pending"}),
+    ("danger: nobody on site at 45 min — at risk (last quarter of the hour)",
+     "high", "assigned", {}, 45, {"on_site": "at_risk", "restored": "pending"}),
+    ("danger: nobody on site at 61 min — breached while still open",
+     "high", "en_route", {}, 61, {"on_site": "breached", "restored": "pending"}),
+    ("danger: at the deadline exactly, still open — at risk, not yet breached",
+     "high", "assigned", {}, 60, {"on_site": "at_risk", "restored": "pending"}),
+    ("danger: restored with no check-in proves the crew was there",
+     "high", "restored", {"restored": 55}, 300, {"on_site": "met", "restored": "met"}),
+    ("danger: on site in time, restore open at 3 h 30 — at risk",
+     "high", "on_site", {"on_site": 30}, 210, {"on_site": "met", "restored": "at_risk"}),
+    ("ordinary fault: restored in 23 h — met",
+     "normal", "closed", {"restored": 23 * 60}, 30 * 60, {"restored": "met"}),
+    ("ordinary fault: open at 19 h — at risk (6 h window)",
+     "normal", "on_site", {"on_site": 120}, 19 * 60, {"restored": "at_risk"}),
+    ("ordinary fault: open at 25 h — breached",
+     "normal", "assigned", {}, 25 * 60, {"restored": "breached"}),
+    ("ordinary fault: restored late at 25 h — breached for good",
+     "normal", "closed", {"restored": 25 * 60}, 40 * 60, {"restored": "breached"}),
+    ("cancelled: no SLA",
+     "high", "cancelled", {}, 600, {}),
+]
+
+
+@pytest.mark.parametrize("case, priority, status, steps, now, expected", ASSESS_CASES, ids=[c[0] for c in ASSESS_CASES])
+def test_sla_verdicts(case, priority, status, steps, now, expected):
+    claims = _claims(reported=at(0), **{step: (at(m), at(m)) for step, m in steps.items()})
+    checks = sla.assess(priority, status, sla.step_times(claims), at(now), TARGETS)
+    assert {c.target: c.verdict for c in checks} == expected
+
+
+def test_an_offline_restore_is_judged_by_when_it_happened_not_when_it_synced():
+    # Danger restored at 3 h 50 by the phone, synced at 7 h: met, although the server heard of it late.
+    claims = _claims(reported=at(0), assigned=at(5), on_site=(at(40), at(420)), restored=(at(230), at(420)))
+    checks = {c.target: c for c in sla.assess("high", "restored", sla.step_times(claims), at(500), TARGETS)}
+    assert checks["restored"].verdict == "met" and checks["restored"].reached_at == at(230)
+    assert checks["on_site"].verdict == "met"
+
+
+def test_a_slow_phone_clock_cannot_turn_a_breach_into_a_met_target():
+    # The phone claims on site at 30 min — but before the assignment at 50 min: its clock is behind, so the
+    # receipt (2 h) counts and the danger hour was missed.
+    claims = _claims(reported=at(0), assigned=at(50), on_site=(at(30), at(120)))
+    checks = {c.target: c for c in sla.assess("high", "on_site", sla.step_times(claims), at(130), TARGETS)}
+    assert checks["on_site"].verdict == "breached" and checks["on_site"].reached_at == at(120)
+
+
+def test_a_fast_phone_clock_cannot_push_a_step_past_its_receipt():
+    # The phone's clock is 2 h fast: restored "at 5 h" but received at 3 h 30 → counted at 3 h 30: met.
+    claims = _claims(reported=at(0), assigned=at(5), on_site=(at(40), at(40)), restored=(at(300), at(210)))
+    checks = {c.target: c for c in sla.assess("high", "restored", sla.step_times(claims), at(400), TARGETS)}
+    assert checks["restored"].reached_at == at(210) and checks["restored"].verdict == "met"
+
+
+def test_worst_and_time_left():
+    claims = _claims(reported=at(0), assigned=at(5))
+    checks = sla.assess("high", "assigned", sla.step_times(claims), at(70), TARGETS)
+    assert sla.worst(checks) == "breached"
+    check = sla.open_check(checks)
+    assert check.target == "on_site" and check.left(at(70)) == timedelta(minutes=-10)
+    assert sla.worst([]) is None and sla.open_check([]) is None
+
+
+def test_targets_come_from_the_operator_settings():
+    class Operator:
+        sla_danger_on_site_minutes, sla_danger_restore_minutes, sla_restore_minutes = 45, 180, 720
+    targets = sla.Targets.from_settings(Operator())
+    assert targets.for_priority("high") == {"on_site": timedelta(minutes=45), "restored": timedelta(hours=3)}
+    assert targets.for_priority("normal") == {"restored": timedelta(hours=12)}
+    assert targets.warning(timedelta(hours=12)) == timedelta(hours=3)
+
+
+@pytest.mark.parametrize("values, share, expected", [
+    ([], 0.5, None), ([7.0], 0.9, 7.0), ([1.0, 2.0, 3.0, 4.0], 0.5, 2.5), ([10.0, 20.0, 30.0, 40.0, 50.0], 0.9, 46.0),
+])
+def test_percentile_is_continuous_like_postgresql(values, share, expected):
+    assert sla.percentile(values, share) == (None if expected is None else pytest.approx(expected))
+
+
+TODAY = date(2026, 3, 31)
+
+PERIOD_CASES = [
+    ("nothing: the last 30 days", None, None, (date(2026, 3, 2), TODAY)),
+    ("both days", "2026-01-01", "2026-01-31", (date(2026, 1, 1), date(2026, 1, 31))),
+    ("one day", "2026-02-10", "2026-02-10", (date(2026, 2, 10), date(2026, 2, 10))),
+    ("only the start: 30 days from it", "2026-01-01", "", (date(2026, 1, 1), date(2026, 1, 30))),
+    ("only the start, recent: up to today", "2026-03-20", None, (date(2026, 3, 20), TODAY)),
+    ("only the end: 30 days up to it", None, "2026-02-28", (date(2026, 1, 30), date(2026, 2, 28))),
+    ("the longest allowed", "2025-02-25", "2026-03-31", (date(2025, 2, 25), TODAY)),
+    ("spaces around", " 2026-01-01 ", " 2026-01-02", (date(2026, 1, 1), date(2026, 1, 2))),
+]
+
+
+@pytest.mark.parametrize("case, raw_from, raw_to, expected", PERIOD_CASES, ids=[c[0] for c in PERIOD_CASES])
+def test_a_period(case, raw_from, raw_to, expected):
+    period = parse_period(raw_from, raw_to, TODAY, "Africa/Nairobi")
+    assert (period.first, period.last) == expected
+    assert period.end - period.start == timedelta(days=period.days)
+    assert period.start.utcoffset() == timedelta(hours=3)  # midnight in Nairobi, not in UTC
+
+
+BAD_PERIODS = [
+    ("not a date", "yesterday", None, "is not a date for the start"),
+    ("not a real day", "2026-02-30", None, "is not a date for the start"),
+    ("another format", None, "31/03/2026", "is not a date for the end"),
+    ("no padding", "2026-1-1", None, "is not a date"),
+    ("ends before it starts", "2026-03-10", "2026-03-01", "starts (2026-03-10) after it ends (2026-03-01)"),
+    ("too long", "2025-01-01", "2026-03-31", f"at most {MAX_PERIOD_DAYS} days"),
+    ("the last day of the calendar", "9999-12-31", "9999-12-31", "between the years"),
+    ("year one", "0001-01-01", "0001-01-02", "between the years"),
+    ("very long text", "x" * 500, None, "is not a date"),
+]
+
+
+@pytest.mark.parametrize("case, raw_from, raw_to, message", BAD_PERIODS, ids=[c[0] for c in BAD_PERIODS])
+def test_a_bad_period_is_refused_with_a_reason(case, raw_from, raw_to, message):
+    with pytest.raises(PeriodRefused) as refused:
+        parse_period(raw_from, raw_to, TODAY, "Africa/Nairobi")
+    assert message in str(refused.value)
+    assert len(str(refused.value)) < 200
