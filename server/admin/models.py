@@ -26,12 +26,14 @@ class OperatorSettings(SQLModel, table=True):
                         "AND sla_restore_minutes > 0", name="operator_settings_sla_positive"),
         CheckConstraint("geofence_radius_m > 0 AND group_radius_m > 0 AND group_window_minutes > 0",
                         name="operator_settings_positive"),
+        CheckConstraint("sla_at_risk_percent BETWEEN 1 AND 99", name="operator_settings_at_risk_share"),
     )
 
     id: int = Field(default=1, primary_key=True)
     sla_danger_on_site_minutes: int | None = Field(default=None)
     sla_danger_restore_minutes: int | None = Field(default=None)
     sla_restore_minutes: int | None = Field(default=None)
+    sla_at_risk_percent: int | None = Field(default=None)
     geofence_radius_m: int | None = Field(default=None)
     group_radius_m: int | None = Field(default=None)
     group_window_minutes: int | None = Field(default=None)

@@ -19,6 +19,8 @@ from server.settings import Settings
 SLA_DANGER_ON_SITE_MINUTES = 60
 SLA_DANGER_RESTORE_MINUTES = 4 * 60
 SLA_RESTORE_MINUTES = 24 * 60
+# "At risk" is the last quarter of a target: 15 min of the danger hour, 6 h of a day.
+SLA_AT_RISK_PERCENT = 25
 GEOFENCE_RADIUS_M = 150  # a crew's check-in counts when their phone is this close to the fault
 SMS_SENDER = "Faultline"  # when FAULTLINE_SMS_SENDER is empty
 
@@ -28,6 +30,7 @@ class EffectiveSettings:
     sla_danger_on_site_minutes: int
     sla_danger_restore_minutes: int
     sla_restore_minutes: int
+    sla_at_risk_percent: int
     geofence_radius_m: int
     group_radius_m: float
     group_window_minutes: int
@@ -43,6 +46,7 @@ def defaults(settings: Settings) -> EffectiveSettings:
         sla_danger_on_site_minutes=SLA_DANGER_ON_SITE_MINUTES,
         sla_danger_restore_minutes=SLA_DANGER_RESTORE_MINUTES,
         sla_restore_minutes=SLA_RESTORE_MINUTES,
+        sla_at_risk_percent=SLA_AT_RISK_PERCENT,
         geofence_radius_m=GEOFENCE_RADIUS_M,
         group_radius_m=settings.intake.group_radius_m,
         group_window_minutes=settings.intake.group_window_minutes,

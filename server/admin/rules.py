@@ -36,7 +36,7 @@ Errors = dict[str, str]  # field name → msgid
 @dataclass(frozen=True)
 class SettingField:
     name: str           # column in operator_settings
-    unit: str           # "hours", "metres", "minutes" or "text": how the form shows it
+    unit: str           # "hours", "metres", "minutes", "percent" or "text": how the form shows it
     low: float = 0
     high: float = 0
 
@@ -45,6 +45,7 @@ SETTING_FIELDS = (
     SettingField("sla_danger_on_site_minutes", "hours", 0.25, 72),
     SettingField("sla_danger_restore_minutes", "hours", 0.25, 168),
     SettingField("sla_restore_minutes", "hours", 0.25, 720),
+    SettingField("sla_at_risk_percent", "percent", 5, 75),
     SettingField("geofence_radius_m", "metres", 10, 5000),
     SettingField("group_radius_m", "metres", 10, 5000),
     SettingField("group_window_minutes", "minutes", 5, 1440),
@@ -54,6 +55,7 @@ SETTING_LABELS = {
     "sla_danger_on_site_minutes": N_("Danger: crew on site within (hours)"),
     "sla_danger_restore_minutes": N_("Danger: made safe and restored within (hours)"),
     "sla_restore_minutes": N_("Other faults: restored within (hours)"),
+    "sla_at_risk_percent": N_("Warn of a job at risk when this share of its target is left (percent)"),
     "geofence_radius_m": N_("Check-in geofence (metres from the fault)"),
     "group_radius_m": N_("Grouping radius (metres)"),
     "group_window_minutes": N_("Grouping window (minutes)"),

@@ -23,8 +23,8 @@ step's first event. server/audit/figures.py applies the same rules in SQL.
 **SLA.** Targets per priority (operator settings): a high-priority incident (danger: sparking, wire down) needs
 a crew on site and the supply restored within their targets; any other within the restore target. Each target
 is measured from the first report. A target is *met* or *breached* once its step is reached; before that it is
-*breached* past the deadline, *at risk* within the warning window before it (the last ``AT_RISK_SHARE`` of the
-target), else *pending*. A step reached without its predecessor (restored with no on-site check-in) also
+*breached* past the deadline, *at risk* within the warning window before it (the last share of the target set
+by the operator, a quarter by default), else *pending*. A step reached without its predecessor (restored with no on-site check-in) also
 reaches the earlier target. Cancelled incidents (duplicates, no fault found) have no SLA.
 """
 from __future__ import annotations
@@ -41,7 +41,7 @@ STEPS = ("reported", "assigned", "en_route", "on_site", "restored", "closed")
 CREW_STEPS = state.CREW_STEPS  # ("en_route", "on_site", "restored")
 # A phone clock this much slow is normal: clamp to the previous step instead of distrusting the phone.
 SKEW_TOLERANCE = timedelta(minutes=5)
-# "At risk" is the last quarter of a target: 15 min of the danger hour, 6 h of a day.
+# "At risk" by default is the last quarter of a target (operators may change it: sla_at_risk_percent).
 AT_RISK_SHARE = 0.25
 
 STEP_LABELS = {
@@ -165,7 +165,8 @@ class Targets:
         """From the operator's settings (server/admin/operator.py EffectiveSettings)."""
         return cls(danger_on_site=timedelta(minutes=settings.sla_danger_on_site_minutes),
                    danger_restore=timedelta(minutes=settings.sla_danger_restore_minutes),
-                   restore=timedelta(minutes=settings.sla_restore_minutes))
+                   restore=timedelta(minutes=settings.sla_restore_minutes),
+                   at_risk_share=settings.sla_at_risk_percent / 100)
 
     def for_priority(self, priority: str) -> dict[str, timedelta]:
         """{target step: time allowed from the report}."""

@@ -207,15 +207,16 @@ async def test_operator_settings_override_the_defaults_and_grouping_follows(admi
                 (60, 240, 1440, 150, "Faultline")
         response = await _post(admin, "/admin/settings", {
             "sla_danger_on_site_minutes": "0.5", "sla_danger_restore_minutes": "3", "sla_restore_minutes": "",
-            "geofence_radius_m": "200", "group_radius_m": "450", "group_window_minutes": "90",
-            "sms_sender": "KPLC"}, page="/admin/settings")
+            "sla_at_risk_percent": "40", "geofence_radius_m": "200", "group_radius_m": "450",
+            "group_window_minutes": "90", "sms_sender": "KPLC"}, page="/admin/settings")
         assert response.status_code == 200 and "Saved." in response.text
         async with AsyncSession(engine) as session:
             current = await effective_settings(session, settings)
             assert (current.sla_danger_on_site_minutes, current.sla_danger_restore_minutes,
-                    current.sla_restore_minutes, current.geofence_radius_m, current.sms_sender) == \
-                (30, 180, 1440, 200, "KPLC")
+                    current.sla_restore_minutes, current.sla_at_risk_percent, current.geofence_radius_m,
+                    current.sms_sender) == (30, 180, 1440, 40, 200, "KPLC")
             assert current.overridden == {"sla_danger_on_site_minutes", "sla_danger_restore_minutes",
+                                          "sla_at_risk_percent",
                                           "geofence_radius_m", "group_radius_m", "group_window_minutes", "sms_sender"}
             grouping = await grouping_from(session, settings)
             assert (grouping.radius_m, grouping.window) == (450, timedelta(minutes=90))
@@ -223,8 +224,8 @@ async def test_operator_settings_override_the_defaults_and_grouping_follows(admi
         assert 'value="450"' in page.text and 'value="0.5"' in page.text
     finally:
         await _post(admin, "/admin/settings", {name: "" for name in (
-            "sla_danger_on_site_minutes", "sla_danger_restore_minutes", "sla_restore_minutes", "geofence_radius_m",
-            "group_radius_m", "group_window_minutes", "sms_sender")}, page="/admin/settings")
+            "sla_danger_on_site_minutes", "sla_danger_restore_minutes", "sla_restore_minutes", "sla_at_risk_percent",
+            "geofence_radius_m", "group_radius_m", "group_window_minutes", "sms_sender")}, page="/admin/settings")
         async with AsyncSession(engine) as session:
             assert (await effective_settings(session, settings)).overridden == frozenset()
         await engine.dispose()
@@ -233,7 +234,7 @@ async def test_operator_settings_override_the_defaults_and_grouping_follows(admi
 @pytest.mark.parametrize("fields", [
     {"group_radius_m": "-5"}, {"group_radius_m": "lots"}, {"group_window_minutes": "100000"},
     {"sms_sender": "A sender name far too long"}, {"sms_sender": "!!"}, {"geofence_radius_m": "nan"},
-    {"sla_danger_on_site_minutes": "5", "sla_danger_restore_minutes": "2"},
+    {"sla_danger_on_site_minutes": "5", "sla_danger_restore_minutes": "2"}, {"sla_at_risk_percent": "99"},
 ])
 async def test_wrong_settings_are_refused_and_nothing_is_saved(admin, database_url, fields):
     before = _sql(database_url, "SELECT * FROM operator_settings")

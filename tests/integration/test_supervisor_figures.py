@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from server.admin.operator import effective_settings
+from server.admin.operator import effective_settings, save_overrides
 from server.audit import figures, sla
 from server.audit.routes import CSV_COLUMNS
 from server.db import utcnow
@@ -320,6 +320,19 @@ async def test_the_sla_watch_list(session, client, open_incidents, march):
     assert fragment.status_code == 200 and "<html" not in fragment.text and code in fragment.text
     full = await client.get("/supervisor/sla")
     assert full.status_code == 200 and "<html" in full.text and code in full.text
+
+
+async def test_the_operator_sets_how_early_a_job_is_at_risk(session, client, open_incidents):
+    """Both "at risk" jobs have a sixth of their target left: at risk with the default quarter, not with 10 %."""
+    codes = {name: (await fresh(session, open_incidents[name])).code for name in ("danger_at_risk", "normal_at_risk")}
+    await _supervisor(client)
+    try:
+        for percent, listed in ((None, True), (10, False), (20, True)):
+            await save_overrides(session, {"sla_at_risk_percent": percent}, None)
+            page = (await client.get("/supervisor/sla", headers={"hx-request": "true"})).text
+            assert all((code in page) == listed for code in codes.values()), percent
+    finally:
+        await save_overrides(session, {"sla_at_risk_percent": None}, None)
 
 
 async def test_an_offline_job_on_its_timeline(session, client):

@@ -14,6 +14,9 @@ from server.settings import Settings
     ({"sla_restore_minutes": "24"}, {"sla_restore_minutes": 1440}, set()),
     ({"sla_danger_on_site_minutes": "0,75"}, {"sla_danger_on_site_minutes": 45}, set()),
     ({"group_window_minutes": "4"}, {}, {"group_window_minutes"}),
+    ({"sla_at_risk_percent": "30"}, {"sla_at_risk_percent": 30}, set()),
+    ({"sla_at_risk_percent": "80"}, {}, {"sla_at_risk_percent"}),
+    ({"sla_at_risk_percent": "0"}, {}, {"sla_at_risk_percent"}),
     ({"geofence_radius_m": "inf"}, {}, {"geofence_radius_m"}),
     ({"geofence_radius_m": "ten"}, {}, {"geofence_radius_m"}),
     ({"sms_sender": "KPLC"}, {"sms_sender": "KPLC"}, set()),
@@ -33,7 +36,8 @@ def test_settings_form(form, overrides, errors):
 def test_settings_fall_back_to_the_environment_and_the_built_in_defaults():
     default = defaults(Settings())
     assert (default.sla_danger_on_site_minutes, default.sla_danger_restore_minutes, default.sla_restore_minutes,
-            default.geofence_radius_m, default.sms_sender) == (60, 240, 1440, 150, "Faultline")
+            default.sla_at_risk_percent, default.geofence_radius_m, default.sms_sender) == \
+        (60, 240, 1440, 25, 150, "Faultline")
     assert default.group_radius_m == Settings().intake.group_radius_m
     assert combine(default, None) == default
     mixed = combine(default, OperatorSettings(group_radius_m=450, sms_sender="KPLC"))
@@ -56,8 +60,8 @@ def test_the_on_site_target_comes_before_the_restore_target(form, standing, refu
 
 @pytest.mark.parametrize("field, stored, shown", [
     (rules.SETTING_FIELDS[0], 90, "1.5"), (rules.SETTING_FIELDS[2], 1440, "24"),
-    (rules.SETTING_FIELDS[4], 300.0, "300"),
-    (rules.SETTING_FIELDS[6], "KPLC", "KPLC"),
+    (rules.SETTING_FIELDS[3], 25, "25"), (rules.SETTING_FIELDS[5], 300.0, "300"),
+    (rules.SETTING_FIELDS[7], "KPLC", "KPLC"),
 ])
 def test_settings_show_in_the_units_of_the_form(field, stored, shown):
     assert rules.form_value(field, stored) == shown

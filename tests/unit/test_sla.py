@@ -173,10 +173,13 @@ def test_worst_and_time_left():
 def test_targets_come_from_the_operator_settings():
     class Operator:
         sla_danger_on_site_minutes, sla_danger_restore_minutes, sla_restore_minutes = 45, 180, 720
+        sla_at_risk_percent = 25
     targets = sla.Targets.from_settings(Operator())
     assert targets.for_priority("high") == {"on_site": timedelta(minutes=45), "restored": timedelta(hours=3)}
     assert targets.for_priority("normal") == {"restored": timedelta(hours=12)}
     assert targets.warning(timedelta(hours=12)) == timedelta(hours=3)
+    Operator.sla_at_risk_percent = 10
+    assert sla.Targets.from_settings(Operator()).warning(timedelta(hours=12)) == timedelta(minutes=72)
 
 
 @pytest.mark.parametrize("values, share, expected", [
