@@ -126,9 +126,9 @@ def _ms(action: Callable[[], object]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def _get(http: httpx.Client, path: str, sizes: list[int]) -> Callable[[], None]:
+def _get(http: httpx.Client, path: str, sizes: list[int], headers: dict | None = HTMX) -> Callable[[], None]:
     def action() -> None:
-        response = http.get(path, headers=HTMX)
+        response = http.get(path, headers=headers)
         if response.status_code != 200:
             raise RuntimeError(f"GET {path}: {response.status_code}\n{response.text[:3000]}")
         sizes.append(len(response.content))
@@ -223,6 +223,12 @@ def main() -> None:
                     queue_sql.append(times[1])
                     page_sql.append(times[2])
 
+            page_http, page_sizes = [], []  # the whole console page: queue, zones, the first crews of the table
+            for k in range(WARM_UP + args.requests):
+                elapsed = _ms(_get(http, "/dispatch/", page_sizes, headers={}))
+                if k >= WARM_UP:
+                    page_http.append(elapsed)
+
             print(f"\n{args.requests} requests each after {WARM_UP} to warm up; one client, one at a time (ms)")
             print(f"{'measure':<52}{'p50':>8}{'p95':>8}{'http/sql p50':>14}{'p95':>7}")
 
@@ -241,6 +247,9 @@ def main() -> None:
                  extra=f"   {statistics.mean(queue_sizes[WARM_UP:]) / 1000:.0f} KB of HTML")
             line("  the queue query (_QUEUE), direct", queue_sql, queue_http)
             line("  _QUEUE + the zones, direct", page_sql, queue_http)
+            line("whole console page, HTTP  GET /dispatch/", page_http,
+                 extra=f"   {statistics.mean(page_sizes[WARM_UP:]) / 1000:.0f} KB of HTML")
+            line("  _QUEUE + the zones, direct", page_sql, page_http)
             print()
             _explain_nearest(conn, timed[0], args.plan)
     print(f"\ntotal {time.perf_counter() - started:.0f} s")

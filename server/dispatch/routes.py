@@ -87,8 +87,16 @@ class DispatchConsole(Controller):
         if request.htmx:
             return Template("dispatch/_queue.html", context=context)
         context |= {"since": await service.latest_live_event(db_session),
-                    "crews": await service.every_crew(db_session)}
+                    "crews": await service.crews_for_console(db_session)}
         return Template("dispatch/index.html", context=context)
+
+    @get("/crews")
+    async def crew_list(self, db_session: DbSession, zone: Annotated[str | None, QueryParameter(max_length=10)] = None,
+                        q: Annotated[str | None, QueryParameter(max_length=200)] = None) -> Template:
+        """The crews table, found by home zone and by a piece of the code or name."""
+        return Template("dispatch/_crews.html", context={
+            "crews": await service.crews_for_console(db_session, _number(zone), q or ""),
+            "zones": await service.zones(db_session)})
 
     @get("/map.geojson", media_type="application/geo+json")
     async def live_map(self, db_session: DbSession,
@@ -203,8 +211,10 @@ class DispatchConsole(Controller):
             error = None
         except actions.ActionRefused as refused:
             error = gettext(request.state.lang, refused.message, **refused.values)
+        # The table comes back as the dispatcher was looking at it (the filter travels with the button).
+        crews_shown = await service.crews_for_console(db_session, _number(data.get("zone")), data.get("q", ""))
         return Template("dispatch/_crews.html", status_code=422 if error else 200, context={
-            "crews": await service.every_crew(db_session), "error": error})
+            "crews": crews_shown, "zones": await service.zones(db_session), "error": error})
 
     @get("/photos/{name:str}")
     async def report_photo(self, request: Request, db_session: DbSession, name: FromPath[str]) -> File:

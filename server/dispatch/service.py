@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import text
+from sqlalchemy import func, or_, text
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -177,8 +177,30 @@ async def zones(session: AsyncSession) -> list[Zone]:
     return list(await session.exec(select(Zone).order_by(Zone.name)))
 
 
-async def every_crew(session: AsyncSession) -> list[Crew]:
-    return list(await session.exec(select(Crew).order_by(Crew.code)))
+# The console's crew table shows this many; a utility with thousands of crews searches or picks a zone.
+CREW_ROWS = 50
+
+
+@dataclass(frozen=True)
+class CrewList:
+    crews: list[Crew]
+    total: int          # how many match, of which `crews` are the first CREW_ROWS
+    zone_id: int | None
+    search: str
+
+
+async def crews_for_console(session: AsyncSession, zone_id: int | None = None, search: str = "") -> CrewList:
+    """Crews on shift first, then by code; by home zone and by a piece of the code or name."""
+    search = " ".join(search.split())[:60]
+    matching = select(Crew)
+    if zone_id is not None:
+        matching = matching.where(Crew.home_zone_id == zone_id)
+    if search:
+        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        matching = matching.where(or_(Crew.code.ilike(pattern), Crew.name.ilike(pattern)))
+    total = (await session.exec(select(func.count()).select_from(matching.subquery()))).one()
+    crews = await session.exec(matching.order_by(Crew.status == "off_shift", Crew.code).limit(CREW_ROWS))
+    return CrewList(list(crews), total, zone_id, search)
 
 
 async def latest_live_event(session: AsyncSession) -> int:

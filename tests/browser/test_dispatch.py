@@ -197,6 +197,21 @@ async def test_the_live_feed_catches_up_after_a_lost_connection(desk, live_serve
     assert [e for e in errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
 
 
+async def test_the_crew_table_narrows_as_the_dispatcher_types(desk, database_url):
+    (code, name), = _query(database_url, "SELECT code, name FROM crew ORDER BY code DESC LIMIT 1")
+    page, errors = await _open_console(desk)
+    await page.get_by_text("Crews and shifts").click()
+    rows = page.locator("#crew-shifts tbody tr")
+    assert await rows.count() > 1
+    await page.get_by_label("Crew code or name").fill(code)
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text(f"{code} · {name}")
+    await page.get_by_label("Crew code or name").fill("no crew is called this")
+    await expect(rows).to_have_count(0)
+    await expect(page.locator("#crew-shifts")).to_contain_text("No crew matches.")
+    assert errors == []
+
+
 @pytest.mark.parametrize(("username", "paths"), [
     ("dispatcher", ["/dispatch", "/dispatch/incidents/1"]),
     ("supervisor", ["/supervisor", "/supervisor/sla", "/supervisor/figures", "/supervisor/incidents/1/timeline"]),

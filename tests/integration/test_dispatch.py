@@ -319,6 +319,45 @@ async def test_a_dispatcher_ends_and_starts_a_shift_and_a_lineman_only_their_own
     assert on.status_code == 200 and await crew_status(session, crew.id) == "available"
 
 
+async def test_the_crew_table_finds_crews_by_zone_and_name_on_shift_first(session, desk, monkeypatch):
+    """With thousands of crews the console shows the first few that match, crews on shift before the rest."""
+    zone_id = (await session.exec(text("SELECT id FROM zone ORDER BY id LIMIT 1"))).scalar_one()
+    tag = f"Table{utcnow().timestamp():.0f}"
+    made = [await make_crew(session, f"{tag} {n}") for n in range(4)]
+    ids = [crew.id for crew in sorted(made[1:], key=lambda crew: crew.code)] + [made[0].id]  # by code
+    await session.exec(text("UPDATE crew SET home_zone_id = :zone WHERE id = ANY(:ids)"),
+                       params={"zone": zone_id, "ids": ids})
+    await session.commit()
+    await crews.end_shift(session, ids[-1], desk)
+    found = await service.crews_for_console(session, search=tag.lower())
+    assert [c.id for c in found.crews] == ids and found.total == 4  # the one off shift last
+    assert (await service.crews_for_console(session, search=f"{tag} 2")).total == 1
+    assert (await service.crews_for_console(session, search="%")).total == 0  # a wildcard is a character
+    in_zone = await service.crews_for_console(session, zone_id=zone_id, search=tag)
+    assert in_zone.total == 4 and in_zone.zone_id == zone_id
+    monkeypatch.setattr(service, "CREW_ROWS", 2)
+    first = await service.crews_for_console(session, search=tag)
+    assert [c.id for c in first.crews] == ids[:2] and first.total == 4
+
+
+async def test_the_crew_table_over_http_keeps_its_filter_after_a_shift_button(client, session, monkeypatch):
+    tag = f"Http{utcnow().timestamp():.0f}"
+    ids = [(await make_crew(session, f"{tag} {n}")).id for n in range(3)]
+    assert (await sign_in(client, "dispatcher")).status_code == 303
+    monkeypatch.setattr(service, "CREW_ROWS", 2)
+    page = await client.get("/dispatch/crews", params={"q": tag})
+    assert page.status_code == 200 and "Showing 2 of 3 crews" in page.text and page.text.count(f"· {tag} ") == 2
+    token = await csrf_token(client, "/dispatch/")
+    ended = await client.post(f"/dispatch/crews/{ids[0]}/shift", headers={"x-csrftoken": token},
+                              data={"on": "no", "q": f"{tag} 0", "zone": ""})
+    assert ended.status_code == 200 and f"{tag} 0" in ended.text and f"{tag} 1" not in ended.text
+    assert "Start shift" in ended.text and await crew_status(session, ids[0]) == "off_shift"
+    assert "No crew matches." in (await client.get("/dispatch/crews", params={"q": "no such crew at all"})).text
+    assert (await client.get("/dispatch/crews", params={"q": "x" * 201})).status_code == 400
+    console = await client.get("/dispatch/")
+    assert console.status_code == 200 and 'id="crew-filters"' in console.text
+
+
 async def test_a_lineman_starts_and_ends_their_own_crews_shift(client, session):
     crew = await make_crew(session, "Own shift")
     lineman = await make_staff(session, "lineman", crew.id)
