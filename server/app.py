@@ -26,7 +26,7 @@ from litestar.template.config import TemplateConfig
 from maps.routes import MapLayers
 from sync.routes import SyncEndpoints
 import server.models  # noqa: F401  (every table known before the first query)
-from server import i18n
+from server import housekeeping, i18n
 from server.i18n import N_
 from server.admin.routes import AdminPages
 from server.audit.routes import SupervisorPages
@@ -140,18 +140,21 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
 
     @asynccontextmanager
     async def lifespan(app: Litestar):
-        # One process runs everything by default; `FAULTLINE_WORKER=off` leaves sending to `faultline worker`.
-        worker = None
+        # One process runs everything by default; `FAULTLINE_WORKER=off` leaves sending (and housekeeping) to
+        # `faultline worker`.
+        tasks = []
         if settings.notify.worker == "in-process":
             courier = make_courier(settings, secrets)
-            worker = asyncio.create_task(run_forever(engine, courier))
+            tasks = [asyncio.create_task(run_forever(engine, courier)),
+                     asyncio.create_task(housekeeping.run_forever(engine, housekeeping.sync_keep(settings)))]
         try:
             yield
         finally:
-            if worker is not None:
-                worker.cancel()
+            for task in tasks:
+                task.cancel()
                 with suppress(asyncio.CancelledError):
-                    await worker
+                    await task
+            if tasks:
                 courier.push.close()
             await engine.dispose()
 

@@ -75,7 +75,8 @@ def serve() -> None:
 
 @main.command()
 def worker() -> None:
-    """Send queued notifications (push and SMS); run beside `serve` with FAULTLINE_WORKER=off to scale out."""
+    """Send queued notifications (push and SMS) and keep house; run beside `serve` with FAULTLINE_WORKER=off."""
+    from server import housekeeping
     from server.app import make_courier
     from server.db import make_engine
     from server.notify.worker import run_forever
@@ -84,11 +85,36 @@ def worker() -> None:
     settings = get_settings()
     engine = make_engine(_database_url(), pool_size=8)
     courier = make_courier(settings, load_or_create_secrets(settings.server.data_dir))
+
+    async def both():
+        await asyncio.gather(run_forever(engine, courier),
+                             housekeeping.run_forever(engine, housekeeping.sync_keep(settings)))
+
     click.echo("Sending notifications; Ctrl-C to stop.")
     try:
-        asyncio.run(run_forever(engine, courier))
+        asyncio.run(both())
     except KeyboardInterrupt:
         pass
+
+
+@main.command("housekeeping")
+def housekeeping_once() -> None:
+    """Trim old live events, the crews' change log, expired sign-ins and rate-limit windows once (for cron)."""
+    from server import housekeeping
+    from server.db import make_engine
+
+    async def run():
+        engine = make_engine(_database_url(), pool_size=1)
+        try:
+            return await housekeeping.tidy(engine, housekeeping.sync_keep(get_settings()))
+        finally:
+            await engine.dispose()
+
+    done = asyncio.run(run())
+    if done.skipped:
+        click.echo("Another process is keeping house right now; nothing done.")
+    else:
+        click.echo("Dropped: " + ", ".join(f"{table} {rows}" for table, rows in done.dropped.items()))
 
 
 @main.group()

@@ -1,7 +1,7 @@
-"""Rate limits kept in PostgreSQL, so every app process counts the same hits (fixed windows)."""
+"""Rate limits kept in PostgreSQL, so every app process counts the same hits (fixed windows). Old windows are
+swept by server/housekeeping.py."""
 from __future__ import annotations
 
-import random
 from datetime import datetime, timedelta
 
 from litestar.exceptions import TooManyRequestsException
@@ -16,7 +16,6 @@ _HIT = text("""
     ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_hit.hits + 1
     RETURNING hits
 """)
-_FORGET = text("DELETE FROM rate_hit WHERE window_start < now() - interval '1 day'")
 
 
 def window_start(now: datetime, window: timedelta) -> datetime:
@@ -29,8 +28,6 @@ async def hit(session: AsyncSession, key: str, limit: int, window: timedelta) ->
     """Count one hit for `key`; True while the key is within its limit for the current window."""
     hits = (await session.exec(_HIT, params={"key": key[:80], "window_start": window_start(utcnow(), window)})
             ).scalar_one()
-    if random.random() < 0.01:  # old windows are useless: sweep now and then, not on every request
-        await session.exec(_FORGET)
     await session.commit()
     return hits <= limit
 

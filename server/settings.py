@@ -45,6 +45,8 @@ class ServerSettings:
     secure_cookies: bool = field(default_factory=lambda: _env_bool("FAULTLINE_SECURE_COOKIES", False))
     # FAULTLINE_SESSION_HOURS: how long a staff sign-in lasts without activity.
     session_hours: int = field(default_factory=lambda: int(_env("FAULTLINE_SESSION_HOURS", "12")))
+    # FAULTLINE_SYNC_KEEP_DAYS: how long the crew phones' change log is kept; an older cursor gets a full reset.
+    sync_keep_days: int = field(default_factory=lambda: int(_env("FAULTLINE_SYNC_KEEP_DAYS", "30")))
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ CHANNEL = "faultline_live"
 HEARTBEAT_SECONDS = 25.0  # below the idle timeout of common proxies
 STREAM_SECONDS = 600.0  # then EventSource reconnects, and the sign-in is checked again
 RETRY_MS = 2_000  # a dispatcher's screen must not stay stale for long
-KEEP_EVENTS = "2 days"
+KEEP_EVENTS = "2 days"  # server/housekeeping.py drops older ones
 
 
 def parse_notice(payload: str) -> dict:
@@ -38,10 +38,8 @@ class LiveHub(NotifyHub):
 
 
 async def missed_since(session: AsyncSession, last_seen: int | None) -> int | None:
-    """The newest event id when something happened after `last_seen`, else None. Old events are pruned here:
-    a browser away for longer than KEEP_EVENTS is told to refresh everything anyway."""
-    await session.exec(text(f"DELETE FROM live_event WHERE at < now() - interval '{KEEP_EVENTS}'"))
-    await session.commit()
+    """The newest event id when something happened after `last_seen`, else None. Events older than KEEP_EVENTS
+    are pruned by server/housekeeping.py: a browser away that long is told to refresh everything anyway."""
     if last_seen is None:
         return None
     newest = (await session.exec(text("SELECT max(id) FROM live_event"))).scalar_one()

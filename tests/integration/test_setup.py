@@ -81,6 +81,11 @@ def cli_env(database_url, monkeypatch):
     get_settings.cache_clear()
 
 
+def test_housekeeping_runs_once_from_cron(cli_env):
+    result = CliRunner().invoke(faultline, ["housekeeping"])
+    assert result.exit_code == 0 and "Dropped: live_event" in result.output, result.output
+
+
 def test_createuser_makes_an_account_that_can_sign_in(cli_env, database_url):
     result = CliRunner().invoke(faultline, ["createuser", "Night-Dispatcher", "--role", "dispatcher",
                                             "--name", "Night shift", "--password", "long-enough-pw"])
