@@ -56,6 +56,13 @@ class Stamp:
         return cls(at, str(client_id), mutation_id)
 
 
+def geofence_reach(radius_m: float, accuracy_m: float | None) -> float:
+    """How far from the fault a check-in still counts as on site: the operator's radius widened by the fix's own
+    accuracy (a phone that says ±40 m is not caught out by 30 m), but by no more than the radius itself, so a
+    vague fix (±5 km from a cell tower) cannot make every check-in "inside"."""
+    return radius_m + min(accuracy_m or 0.0, radius_m)
+
+
 def last_writer_wins(current: Stamp | None, proposed: Stamp) -> bool:
     """True when the proposed write replaces the current value (the current one then goes to history)."""
     return current is None or proposed > current

@@ -263,8 +263,8 @@ async def en_route(ctx: Context, args: m.EnRoute) -> Outcome:
 async def arrived(ctx: Context, args: m.Arrived) -> Outcome:
     """On site with a GPS fix: the check-in is kept whatever happens to the status.
 
-    A fix farther from the fault than the geofence (the operator's radius, widened by the fix's own accuracy)
-    never blocks the check-in — a lineman may have parked down the road, or the fault is mapped badly — it
+    A fix farther from the fault than the geofence (rules.geofence_reach: the operator's radius, widened by
+    the fix's own accuracy up to twice the radius) never blocks the check-in — a lineman may have parked down the road, or the fault is mapped badly — it
     is flagged for the dispatcher."""
     incident = await _incident(ctx, args.incident_id)
     where = point(args.longitude, args.latitude)
@@ -279,7 +279,7 @@ async def arrived(ctx: Context, args: m.Arrived) -> Outcome:
         ON CONFLICT (id) DO NOTHING
         RETURNING distance_m, outside_geofence
     """), params={"id": args.checkin_id, "staff_id": ctx.staff.id, "crew_id": ctx.crew_id, "point": where,
-                  "accuracy_m": args.accuracy_m, "reach": float(radius + (args.accuracy_m or 0)),
+                  "accuracy_m": args.accuracy_m, "reach": rules.geofence_reach(radius, args.accuracy_m),
                   "client_time": ctx.event_time, "server_time": ctx.now, "incident_id": incident.id})).first()
     stored = inserted
     if inserted is None:

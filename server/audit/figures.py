@@ -191,12 +191,13 @@ FIGURES = text(f"""
 """)
 
 # Check-ins outside the geofence: as judged when the check-in arrived (checkin.outside_geofence, with the radius
-# of that day); older check-ins without that flag: farther from the fault than the radius plus the fix's own
-# accuracy (a phone that says ±40 m is not caught out by 30 m). Counted for the crew that checked in.
+# of that day); older check-ins without that flag: farther than sync.rules.geofence_reach — the radius plus the
+# fix's own accuracy, at most the radius again. Counted for the crew that checked in.
 OUTSIDE_CHECKINS = text(f"""
     SELECT GROUPING(i.zone_id, k.crew_id) AS grouping, i.zone_id, k.crew_id, count(*) AS outside
     FROM checkin k JOIN incident i ON i.id = k.incident_id
-    WHERE coalesce(k.outside_geofence, k.distance_m > :radius + coalesce(k.accuracy_m, 0)) AND {_IN_PERIOD}
+    WHERE coalesce(k.outside_geofence, k.distance_m > :radius + least(coalesce(k.accuracy_m, 0), :radius))
+      AND {_IN_PERIOD}
     GROUP BY GROUPING SETS ((i.zone_id), (k.crew_id))
 """)
 
@@ -341,7 +342,8 @@ _TIMELINE_EVENTS = text("""
 """)
 _TIMELINE_CHECKINS = text("""
     SELECT k.id, c.name AS crew, s.display_name AS who, k.distance_m, k.accuracy_m, k.client_time, k.server_time,
-           coalesce(k.outside_geofence, k.distance_m > :radius + coalesce(k.accuracy_m, 0), false) AS outside
+           coalesce(k.outside_geofence, k.distance_m > :radius + least(coalesce(k.accuracy_m, 0), :radius),
+                    false) AS outside
     FROM checkin k
     LEFT JOIN crew c ON c.id = k.crew_id
     LEFT JOIN staff s ON s.id = k.staff_id

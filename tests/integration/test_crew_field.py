@@ -57,6 +57,8 @@ async def checkin_row(session, checkin_id: str):
     (250, None, True),      # outside the fence…
     (250, 120, False),      # …unless the fix itself may be 120 m off: the fence widens by the accuracy
     (400, 120, True),       # but not without end
+    (400, 5000, True),      # a vague fix (a cell tower's ±5 km) widens it by the radius at most: 300 m
+    (290, 5000, False),
 ])
 async def test_a_checkin_is_flagged_only_when_it_is_outside_the_fence(app, session, world, metres, accuracy,
                                                                       outside):

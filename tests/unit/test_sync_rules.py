@@ -10,6 +10,14 @@ NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 MINE, OTHER = 7, 8
 
 
+@pytest.mark.parametrize("radius, accuracy, reach", [
+    (150, None, 150), (150, 0, 150), (150, 40, 190), (150, 150, 300), (150, 5000, 300), (150, 100_000, 300),
+    (500, 120, 620),
+])
+def test_the_geofence_widens_by_the_fixs_accuracy_up_to_its_own_radius(radius, accuracy, reach):
+    assert rules.geofence_reach(radius, accuracy) == reach
+
+
 @pytest.mark.parametrize("status, job_crew, proposed, expected", [
     # the job is the crew's: forward only, furthest wins
     ("assigned", MINE, "en_route", Decision(APPLIED, None, "en_route")),
