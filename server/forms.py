@@ -2,6 +2,20 @@
 from __future__ import annotations
 
 FIELD_LIMIT = 5000
+ID_LIMIT = 2_000_000_000  # below PostgreSQL's integer maximum
+
+
+def whole_number(raw: str | None, limit: int = ID_LIMIT) -> int | None:
+    """A non-negative whole number written in ASCII digits, at most `limit`; None for anything else.
+
+    str.isdigit alone is not enough: it accepts "²", which int() refuses, and a number of 5,000 digits,
+    which int() refuses too.
+    """
+    raw = (raw or "").strip()
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(limit)):
+        return None
+    number = int(raw)
+    return number if number <= limit else None
 
 
 def clean_form(data: dict[str, str]) -> dict[str, str]:

@@ -37,6 +37,7 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.incidents import state
+from server.forms import whole_number
 from server.staff.models import Staff
 
 # A crew's view: its jobs with work left or just done (materials and photos often follow the restore).
@@ -58,9 +59,10 @@ class Cursor:
         if not value or len(value) > 80:
             return None
         parts = value.split(".")
-        if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+        numbers = [whole_number(part, limit=2**63 - 1) for part in parts[1:]]
+        if len(parts) != 3 or None in numbers:
             return None
-        return cls(parts[0], int(parts[1]), int(parts[2]))
+        return cls(parts[0], *numbers)
 
 
 @dataclass(frozen=True)

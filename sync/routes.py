@@ -23,6 +23,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.exc import DBAPIError
 
 from server.db import DbSession
+from server.forms import whole_number
 from server.i18n import N_, gettext
 from server.incidents.actions import ActionRefused
 from server.media import PhotoRefused
@@ -192,10 +193,11 @@ class ConflictPages(Controller):
                       data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
                       ) -> Redirect | Template:
         # A str in the path, so a wrong role hears 403 before a malformed number is looked at.
-        if not conflict_id.isdigit() or len(conflict_id) > 9:
+        number = whole_number(conflict_id)
+        if number is None:
             raise _refuse(request, 404, N_("There is no conflict number %(id)s."), id=conflict_id[:20])
         try:
-            await conflicts.resolve(db_session, conflict_id=int(conflict_id),
+            await conflicts.resolve(db_session, conflict_id=number,
                                     resolution=data.get("resolution", ""), note=data.get("note", ""),
                                     staff=request.user)
         except ActionRefused as refused:

@@ -25,7 +25,7 @@ from server.admin.operator import defaults, effective_settings, save_overrides
 from server.admin.service import AdminRefused
 from server.crews.models import Crew
 from server.db import DbSession
-from server.forms import clean_form
+from server.forms import clean_form, whole_number
 from server.i18n import N_
 from server.imports import export
 from server.imports.rules import FORMATS, KIND_LABELS, KINDS
@@ -44,9 +44,10 @@ KEEP_CHECKED_SECONDS = 24 * 3600
 
 def _id(raw: str) -> int:
     """Path ids are read here, after the role guard: a bad one is a 404 for an admin, never a hint to others."""
-    if not raw.isdigit() or len(raw) > 9:
+    number = whole_number(raw)
+    if number is None:
         raise NotFoundException()
-    return int(raw)
+    return number
 
 
 async def _form(request: Request) -> tuple[dict[str, str], dict[str, list[str]]]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from server.admin.models import SKILLS
 from server.i18n import N_
+from server.forms import whole_number
 from server.settings import LANGUAGES
 from server.staff.models import Role
 
@@ -139,7 +140,7 @@ def check_staff_form(form: dict[str, str], crew_ids: set[int], creating: bool) -
     crew_id = None
     raw_crew = form.get("crew_id", "").strip()
     if raw_crew:
-        crew_id = int(raw_crew) if raw_crew.isdigit() else None
+        crew_id = whole_number(raw_crew)
         if crew_id not in crew_ids:
             errors["crew_id"] = N_("Choose a crew from the list.")
     if errors:
@@ -175,9 +176,9 @@ class CrewInput:
 def _chosen_ids(values: list[str], allowed: set[int]) -> tuple[int, ...] | None:
     ids = []
     for value in values:
-        if not value.isdigit() or int(value) not in allowed:
+        if whole_number(value) not in allowed:
             return None
-        ids.append(int(value))
+        ids.append(whole_number(value))
     return tuple(sorted(set(ids)))
 
 
@@ -194,7 +195,7 @@ def check_crew_form(form: dict[str, str], lists: dict[str, list[str]], zone_ids:
     home_zone_id = None
     raw_zone = form.get("home_zone_id", "").strip()
     if raw_zone:
-        home_zone_id = int(raw_zone) if raw_zone.isdigit() else None
+        home_zone_id = whole_number(raw_zone)
         if home_zone_id not in zone_ids:
             errors["home_zone_id"] = N_("Choose a zone from the list.")
     skills = tuple(sorted(set(lists.get("skills", []))))
@@ -213,6 +214,6 @@ def check_responsible(raw: str, candidate_ids: set[int]) -> int | None | str:
     raw = raw.strip()
     if not raw:
         return None
-    if raw.isdigit() and int(raw) in candidate_ids:
-        return int(raw)
+    if whole_number(raw) in candidate_ids:
+        return whole_number(raw)
     return N_("Choose a person from the list.")

@@ -21,6 +21,7 @@ from server.admin.operator import effective_settings
 from server.audit import charts, figures, sla
 from server.audit.chain import anchors_path, verify_chain
 from server.db import DbSession, utcnow
+from server.forms import whole_number
 from server.dispatch.service import EVENT_LABELS
 from server.i18n import N_, format_number, gettext
 from server.incidents.rules import STATUS_LABELS
@@ -28,7 +29,6 @@ from server.incidents.service import pending_by_zone
 from server.reports.rules import CATEGORY_LABELS
 from server.staff.guards import roles
 
-MAX_ID = 2_000_000_000
 SUMMARY_ROWS = 10  # the watch list on the supervisor's first page; the rest at /supervisor/sla
 CSV_COLUMNS = ("scope", "key", "name", "responsible", "jobs", "assign_p50_min", "assign_p90_min", "arrive_p50_min",
                "arrive_p90_min", "restore_p50_min", "restore_p90_min", "checkins_outside_geofence", "reopened",
@@ -113,8 +113,7 @@ def _properties(found: figures.Figures, f: figures.Figure) -> dict:
 
 
 def _incident_id(raw: str) -> int | None:
-    raw = raw.strip()
-    return int(raw) if raw.isdigit() and int(raw) <= MAX_ID else None
+    return whole_number(raw)
 
 
 class SupervisorPages(Controller):

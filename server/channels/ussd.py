@@ -20,6 +20,7 @@ from enum import StrEnum
 from server.channels.messages import (Filed, IncidentView, ReplyLocale, Refusal, area_text, filed_text,
                                       meter_number, my_report_text, refusal_text)
 from server.i18n import LANGUAGE_NAMES, N_
+from server.forms import whole_number
 from server.settings import LANGUAGES
 
 
@@ -106,7 +107,7 @@ def read(history: list[str]) -> Prompt | Action:
         elif answer == BACK:
             state = Prompt(Stage.menu, language)
         elif state.stage is Stage.language:
-            chosen = int(answer) if answer.isdigit() and 1 <= int(answer) <= len(LANGUAGES) else None
+            chosen = whole_number(answer, limit=len(LANGUAGES)) or None
             state = Prompt(Stage.menu, LANGUAGES[chosen - 1], language_chosen_now=True) if chosen \
                 else Prompt(Stage.language, language, error=CHOOSE_NUMBER)
         else:  # a meter number was asked for

@@ -21,6 +21,7 @@ from server.crews import service as crews
 from server.db import DbSession
 from server.dispatch import service
 from server.dispatch.live import LiveHub, live_stream, missed_since
+from server.forms import whole_number
 from server.i18n import N_, gettext
 from server.incidents import actions
 from server.incidents.models import OPEN_STATUSES
@@ -31,7 +32,6 @@ from server.reports.rules import CATEGORY_LABELS
 from server.staff.guards import roles
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
-MAX_ID = 2_000_000_000
 
 
 def _hub(request: Request) -> LiveHub:
@@ -43,8 +43,7 @@ def _hub(request: Request) -> LiveHub:
 
 def _number(raw: str | None) -> int | None:
     """A form's or a query's whole number; None when absent or not one (the caller says what was wanted)."""
-    raw = (raw or "").strip()
-    return int(raw) if raw.isdigit() and int(raw) <= MAX_ID else None
+    return whole_number(raw)
 
 
 def _path_id(request: Request, raw: str, message: str) -> int:

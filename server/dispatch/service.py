@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.assets.models import Zone
 from server.crews.models import Crew
+from server.forms import whole_number
 from server.i18n import N_
 from sync.conflicts import MUTATION_LABELS
 
@@ -210,8 +211,8 @@ async def latest_live_event(session: AsyncSession) -> int:
 async def incident_by_code(session: AsyncSession, code: str) -> int | None:
     """An incident's id from the code a dispatcher types ("FL-000123", or just "123")."""
     code = code.strip().upper()
-    if code.isdigit():
-        code = f"FL-{int(code):06d}"
+    if whole_number(code) is not None:
+        code = f"FL-{whole_number(code):06d}"
     if not code or len(code) > 20:
         return None
     return (await session.exec(text("SELECT id FROM incident WHERE code = :code"), params={"code": code})).scalar()

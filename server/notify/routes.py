@@ -18,7 +18,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy import text
 
 from server.db import DbSession
-from server.forms import clean_form
+from server.forms import clean_form, whole_number
 from server.i18n import N_
 from server.notify.announcements import broadcast_texts, plan_outage, preview_broadcast, send_broadcast
 from server.notify.service import subscribe, unsubscribe
@@ -141,13 +141,15 @@ class PlannedOutages(Controller):
         if not 3 <= len(title) <= 120:
             errors["title"] = N_("Give the work a short title customers will understand (3 to 120 characters).")
         zone_ids = {row.id for row in await _zones(db_session)}
-        zone_id = int(form["zone_id"]) if form.get("zone_id", "").isdigit() else None
+        zone_id = whole_number(form.get("zone_id"))
         if zone_id not in zone_ids:
             errors["zone_id"] = N_("Choose the zone where the power will be off.")
         try:
             starts_at = _local_datetime(form.get("starts_at", ""), settings.locale.timezone, "starts_at")
             ends_at = _local_datetime(form.get("ends_at", ""), settings.locale.timezone, "ends_at")
-            if not starts_at < ends_at <= starts_at + timedelta(days=3):
+            if starts_at > datetime.now(starts_at.tzinfo) + timedelta(days=366):
+                errors["starts_at"] = N_("Announce planned work at most a year ahead.")
+            elif not starts_at < ends_at <= starts_at + timedelta(days=3):
                 errors["ends_at"] = N_("The end must come after the start, at most three days later.")
             elif ends_at < datetime.now(starts_at.tzinfo):
                 errors["ends_at"] = N_("This work would already be over.")
@@ -179,7 +181,7 @@ class Broadcasts(Controller):
     async def broadcast(self, request: Request, db_session: DbSession) -> Template:
         form = clean_form({k: v for k, v in (await request.form()).items() if isinstance(v, str)})
         written = _written_texts(form)
-        zone_id = int(form["zone_id"]) if form.get("zone_id", "").isdigit() else None
+        zone_id = whole_number(form.get("zone_id"))
         errors = {}
         if not written["en"]:
             errors["text_en"] = N_("Write the message in English at least; other languages fall back to it.")

@@ -34,3 +34,18 @@ async def test_odd_paths_never_answer_500(client, path):
     assert response.status_code < 500
     if response.status_code == 404:
         assert "Not found" in response.text
+
+
+@pytest.mark.parametrize("role, path", [
+    ("dispatcher", "/dispatch/incidents/%C2%B2"), ("dispatcher", "/dispatch/?zone=%C2%B2"),
+    ("supervisor", "/supervisor/incidents/%C2%B2/timeline"),
+    ("supervisor", "/supervisor/incidents/" + "9" * 5000 + "/timeline"),
+    ("admin", "/admin/staff/%C2%B2"), ("lineman", "/sync/pull?cursor=a.%C2%B2.1"),
+])
+async def test_a_number_that_is_not_one_is_never_a_500(client, role, path):
+    """"²" passes str.isdigit but not int(): every id in a path or query goes through forms.whole_number."""
+    from tests.conftest import sign_in
+    await sign_in(client, role)
+    response = await client.get(path, headers={"accept": "text/html"})
+    assert response.status_code < 500, (path, response.status_code)
+

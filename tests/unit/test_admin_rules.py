@@ -116,3 +116,12 @@ def test_crew_form(form, lists, expected):
                                            ("x", "Choose a person from the list.")])
 def test_responsible_person(raw, expected):
     assert rules.check_responsible(raw, {4}) == expected
+
+
+@pytest.mark.parametrize("raw, number", [
+    ("12", 12), (" 7 ", 7), ("0", 0), ("", None), (None, None), ("-1", None), ("1.5", None), ("²", None),
+    ("١٢", None), ("9" * 5000, None), ("2000000000", 2_000_000_000), ("2000000001", None),
+])
+def test_whole_numbers_from_forms_and_paths(raw, number):
+    from server.forms import whole_number
+    assert whole_number(raw) == number
