@@ -22,6 +22,7 @@ from server.i18n import N_
 from server.incidents import state
 from server.incidents.models import Incident, IncidentEvent
 from server.incidents.records import Note
+from server.incidents.rules import raised_category
 from server.notify.service import queue_incident_notice
 from server.settings import Settings
 from server.staff.models import Staff
@@ -249,6 +250,7 @@ async def merge_incidents(session: AsyncSession, duplicate_id: int, into_id: int
     else:
         into.customers_affected += duplicate.customers_affected
     into.priority = "high" if "high" in (into.priority, duplicate.priority) else into.priority
+    into.category = raised_category(into.category, duplicate.category)
     into.last_report_at = max(filter(None, (into.last_report_at, duplicate.last_report_at)), default=None)
     previous = duplicate.status
     duplicate.status, duplicate.cancelled_at, duplicate.merged_into_id = "cancelled", now, into.id

@@ -5,7 +5,8 @@ Grouping, in the order a utility's control room would apply it:
 2. otherwise — only where one side has no known transformer — the nearest open compatible incident
    within the radius, reported within the time window. Two different known transformers are two
    faults: merging them would hide the second one (dispatchers can still merge duplicates by hand).
-Danger (sparking, wire down) joins like any other report but always lifts the incident to high priority.
+Danger (sparking, wire down) joins like any other report but always lifts the incident to high priority and
+makes it a danger incident, so the queue, the map and the crew's phone all show it as one.
 """
 from __future__ import annotations
 
@@ -48,6 +49,11 @@ def priority_for(category: str) -> str:
 
 def raised_priority(current: str, category: str) -> str:
     return "high" if current == "high" or priority_for(category) == "high" else "normal"
+
+
+def raised_category(current: str, reported: str) -> str:
+    """An incident's category once another report (or a merged duplicate) says `reported`: danger wins."""
+    return Category.danger.value if Category.danger in (current, reported) else current
 
 
 def incident_to_join(category: str, transformer_id: int | None, candidates: list[OpenIncident],

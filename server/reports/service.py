@@ -150,7 +150,7 @@ async def take_report(session: AsyncSession, entry: ReportInput, channel: str,
         if earlier is not None:
             return await _count_repeat(session, incident, earlier.id, entry, channel, actor)
         incident.report_count += 1
-        incident.priority = rules.raised_priority(incident.priority, entry.category)
+        _raise_severity(incident, entry.category)
         incident.last_report_at = now
         incident.rev += 1
         kind = "report_added"
@@ -183,12 +183,19 @@ async def take_report(session: AsyncSession, entry: ReportInput, channel: str,
     return Receipt(report=report, incident=incident, joined_existing=joined is not None)
 
 
+def _raise_severity(incident: Incident, category: str) -> None:
+    incident.priority = rules.raised_priority(incident.priority, category)
+    incident.category = rules.raised_category(incident.category, category)
+
+
 async def _count_repeat(session: AsyncSession, incident: Incident, report_id: int, entry: ReportInput,
                         channel: str, actor: str) -> Receipt:
+    """The same caller again: counted, not filed twice — but a call that now says "sparking" still counts."""
     incident.repeat_calls += 1
+    _raise_severity(incident, entry.category)
     incident.rev += 1
     session.add(IncidentEvent(incident_id=incident.id, kind="repeat_call", actor=actor,
-                              details={"report_id": report_id, "channel": channel}))
+                              details={"report_id": report_id, "channel": channel, "category": entry.category}))
     await session.commit()
     await session.refresh(incident)
     report = await session.get(Report, report_id)

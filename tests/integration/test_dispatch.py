@@ -149,12 +149,15 @@ async def test_merging_a_duplicate_moves_its_reports_and_cancels_it(session, des
                                 " FROM incident WHERE id = :id"), params={"phone": phone, "id": incident.id})
     await session.exec(text("UPDATE incident SET report_count = CASE id WHEN :k THEN 1 ELSE 2 END, "
                             "customers_affected = 30 WHERE id IN (:k, :d)"), params={"k": keep.id, "d": duplicate.id})
+    await session.exec(text("UPDATE incident SET category = 'danger', priority = 'high' WHERE id = :d"),
+                       params={"d": duplicate.id})
     await session.commit()
     seen = (await fresh(session, duplicate.id)).rev
     await actions.merge_incidents(session, duplicate.id, keep.id, desk, expected_rev=seen)
     kept, gone = await fresh(session, keep.id), await fresh(session, duplicate.id)
     assert (gone.status, gone.merged_into_id) == ("cancelled", keep.id)
     assert kept.report_count == 3 and kept.customers_affected == 30  # same (no) transformer: counted once
+    assert (kept.category, kept.priority) == ("danger", "high")  # the wire down reported on the duplicate
     moved = (await session.exec(text("SELECT count(*) FROM report WHERE incident_id = :id"),
                                 params={"id": keep.id})).scalar_one()
     assert moved == 3

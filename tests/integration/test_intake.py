@@ -58,8 +58,20 @@ async def test_danger_lifts_the_incident_to_high_priority_and_warns(client, data
     danger = await _report(client, place, phone="0711 000003", category="danger")
     assert _code(first) == _code(danger)
     assert "Keep away from fallen wires" in danger.text
-    (priority,), = _sql(database_url, "SELECT priority FROM incident WHERE code = %s", _code(first))
-    assert priority == "high"
+    (priority, category), = _sql(database_url, "SELECT priority, category FROM incident WHERE code = %s",
+                                 _code(first))
+    assert (priority, category) == ("high", "danger")  # the queue, the map and the crew's phone go by category
+
+
+async def test_the_same_caller_calling_back_about_sparking_is_heard(client, database_url):
+    place, = _transformers(database_url, 1, offset=26)
+    first = await _report(client, place, phone="0711 000004")
+    again = await _report(client, place, phone="0711 000004", category="danger")
+    assert _code(first) == _code(again) and "already reported this fault" in again.text
+    assert "Keep away from fallen wires" in again.text
+    (priority, category, repeats), = _sql(database_url, "SELECT priority, category, repeat_calls FROM incident "
+                                          "WHERE code = %s", _code(first))
+    assert (priority, category, repeats) == ("high", "danger", 1)
 
 
 def _jpeg_with_gps() -> bytes:

@@ -3,7 +3,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from server.incidents.rules import GroupingRules, OpenIncident, incident_to_join, priority_for, raised_priority
+from server.incidents.rules import (GroupingRules, OpenIncident, incident_to_join, priority_for, raised_category,
+                                    raised_priority)
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 RULES = GroupingRules(radius_m=300, window=timedelta(hours=3))
@@ -57,3 +58,12 @@ def test_priority_only_ever_rises():
     assert raised_priority("high", "no_power") == "high"
     assert raised_priority("normal", "danger") == "high"
     assert raised_priority("normal", "no_power") == "normal"
+
+
+@pytest.mark.parametrize("current, reported, category", [
+    ("no_power", "danger", "danger"), ("damage", "danger", "danger"), ("danger", "no_power", "danger"),
+    ("no_power", "damage", "no_power"), ("no_power", "low_voltage", "no_power"), ("danger", "danger", "danger"),
+])
+def test_danger_makes_a_danger_incident(current, reported, category):
+    assert raised_category(current, reported) == category
+
