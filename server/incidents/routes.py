@@ -28,4 +28,5 @@ class PublicOutages(Controller):
          cache_control=CacheControlHeader(max_age=30, public=True))
     async def outages_feed(self, db_session: DbSession,
                            zone: Annotated[str | None, QueryParameter(max_length=120)] = None) -> dict:
-        return await outages_geojson(db_session, zone)
+        # A NUL byte cannot be in a zone's name, and PostgreSQL refuses it in text: no such zone.
+        return await outages_geojson(db_session, zone.replace("\x00", "") if zone else zone)

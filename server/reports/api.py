@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server import ratelimit
 from server.db import DbSession
+from server.forms import clean_form
 from server.i18n import gettext
 from server.incidents.models import Incident
 from server.incidents.rules import STATUS_LABELS
@@ -86,8 +87,8 @@ def _as_form(body: ReportRequest) -> dict[str, str]:
     """The API shares the web form's rules: one set of checks for every channel."""
     def text(value) -> str:
         return "" if value is None else str(value)
-    return {"category": body.category, "phone": body.phone, "latitude": text(body.latitude),
-            "longitude": text(body.longitude), "meter_no": text(body.meter_no), "text": body.text}
+    return clean_form({"category": body.category, "phone": body.phone, "latitude": text(body.latitude),
+                       "longitude": text(body.longitude), "meter_no": text(body.meter_no), "text": body.text})
 
 
 def _unprocessable(language: str, errors: dict[str, str]) -> ClientException:

@@ -75,6 +75,13 @@ async def test_malformed_json_is_a_400_not_a_500(client, api_key, body):
     assert response.status_code == 400
 
 
+async def test_a_nul_byte_in_a_report_is_dropped_not_a_500(client, api_key, spot):
+    body = {"category": "no_power", "phone": "0722 100299", "latitude": spot[0] + 0.01, "longitude": spot[1],
+            "text": "pole\u0000 down", "meter_no": None}
+    response = await client.post("/api/v1/reports", json=body, headers={"x-api-key": api_key})
+    assert response.status_code < 500, response.text
+
+
 async def test_a_deactivated_client_is_refused(client, database_url):
     engine = make_engine(database_url, pool_size=1)
     async with AsyncSession(engine) as session:
