@@ -117,6 +117,9 @@ class CustomerPages(Controller):
     @get("/t/{token:str}")
     async def track(self, request: HTMXRequest, token: FromPath[str], db_session: DbSession) -> Template:
         report, incident = await _tracked(db_session, token)
+        if LANGUAGE_COOKIE not in request.cookies and report.language in LANGUAGES:
+            # The customer's stored language (the one their SMS came in), unless they chose one on the page.
+            request.state.lang = report.language
         crew = await db_session.get(Crew, incident.crew_id) if incident.crew_id else None
         name = "customer/_track_status.html" if request.htmx else "customer/track.html"
         return Template(name, context={"report": report, "incident": incident, "crew": crew,

@@ -13,7 +13,7 @@ from server.db import DbSession
 from server.forms import clean_form, safe_next_path
 from server.i18n import N_
 from server.staff.guards import PUBLIC, roles
-from server.staff.middleware import SESSION_COOKIE
+from server.staff.middleware import LANGUAGE_COOKIE, SESSION_COOKIE
 from server.settings import LANGUAGES
 from server.staff.models import Role
 from server.staff.service import landing_path, set_language, sign_in, sign_out
@@ -68,7 +68,11 @@ class StaffAuth(Controller):
         await set_language(db_session, request.user.id, language)
         request.user.language = language
         request.state.lang = language  # this answer already in the new language
-        return Template("staff/profile.html", context={"saved": True})
+        response = Template("staff/profile.html", context={"saved": True})
+        # A language picked earlier with a page's switcher (a cookie, which outranks the profile) must not
+        # outvote what was just saved.
+        response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 24 * 3600, samesite="lax")
+        return response
 
     @get("/home", opt=ALL_STAFF)
     async def home(self, request: Request) -> Redirect:

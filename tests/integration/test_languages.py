@@ -144,6 +144,7 @@ def test_the_detector_does_catch_english():
 async def test_staff_choose_their_language_in_their_profile(client):
     from server.i18n import gettext
     client.cookies.clear()
+    client.cookies.set("fl_lang", "sw")  # chosen earlier with the sign-in page's switcher
     await sign_in(client, "dispatcher")
     token = await csrf_token(client, "/profile")
     saved = await client.post("/profile", data={"language": "vi", "_csrf_token": token})
@@ -154,3 +155,24 @@ async def test_staff_choose_their_language_in_their_profile(client):
                                 headers={"accept": "text/html"})
     assert refused.status_code == 400
     await client.post("/profile", data={"language": "en", "_csrf_token": token})  # as the other tests expect
+    client.cookies.clear()
+
+
+async def test_the_tracking_page_speaks_the_language_the_report_was_made_in(client, database_url):
+    """An SMS customer taps their tracking link in a browser set to English: the page is in their language."""
+    import psycopg
+
+    from server.provision import libpq_url
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        token, language = conn.execute("SELECT tracking_token, language FROM report ORDER BY id LIMIT 1").fetchone()
+        conn.execute("UPDATE report SET language = 'sw' WHERE tracking_token = %s", (token,))
+    try:
+        client.cookies.clear()
+        page = await client.get(f"/t/{token}", headers={"accept-language": "en"})
+        assert '<html lang="sw">' in page.text
+        client.cookies.set("fl_lang", "hi")  # but a language chosen on the page wins
+        assert '<html lang="hi">' in (await client.get(f"/t/{token}")).text
+    finally:
+        client.cookies.clear()
+        with psycopg.connect(libpq_url(database_url)) as conn:
+            conn.execute("UPDATE report SET language = %s WHERE tracking_token = %s", (language, token))
