@@ -61,8 +61,10 @@ async def queue_incident_notice(session: AsyncSession, incident: Incident, kind:
             channel, recipient = "push", row.endpoint
             payload = {"title": gettext(row.language, PUSH_TITLE, code=incident.code),
                        "body": gettext(row.language, TEMPLATES[kind], **values),
-                       "url": f"/t/{row.tracking_token}", "tag": f"{incident.code}-{kind}{stamp}",
-                       "topic": f"{incident.code}{kind}".replace("-", "")[:32], "urgency": URGENCY[kind]}
+                       # One tag and one Topic per incident: "power is back" replaces "crew on the way",
+                       # on the phone and in the push service's queue alike.
+                       "url": f"/t/{row.tracking_token}", "tag": incident.code,
+                       "topic": incident.code.replace("-", "")[:32], "urgency": URGENCY[kind]}
         elif row.phone and row.phone not in texted:  # no subscription on this report: SMS instead
             texted.add(row.phone)  # several reports from one phone: one SMS
             channel, recipient = "sms", row.phone

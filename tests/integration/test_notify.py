@@ -94,9 +94,10 @@ async def test_restore_notifies_every_report_once_in_its_language(engine, databa
         delivery = by_phone[name]
         expected_start = gettext(lang, TEMPLATES["restored"]).split("%(code)s")[-1][:12]
         assert expected_start in delivery.message["body"] and receipts[0].incident.code in delivery.message["body"]
-        assert delivery.message["tag"] and delivery.message["url"].startswith("/t/")
+        code = receipts[0].incident.code  # one tag and one Topic per incident, whatever the message
+        assert delivery.message["tag"] == code and delivery.message["url"].startswith("/t/")
         assert int(delivery.headers["ttl"]) == test_settings.notify.push_ttl_seconds
-        assert delivery.headers["urgency"] == "high" and delivery.headers["topic"]
+        assert delivery.headers["urgency"] == "high" and delivery.headers["topic"] == code.replace("-", "")
         assert len(json.dumps(delivery.message).encode()) < 1024  # small payloads
     texts = _sms_log(test_settings)[sms_before:]
     assert [t["to"] for t in texts] == ["+254711100003"]  # two reports from one phone: one SMS
