@@ -176,9 +176,10 @@ class CrewInput:
 def _chosen_ids(values: list[str], allowed: set[int]) -> tuple[int, ...] | None:
     ids = []
     for value in values:
-        if whole_number(value) not in allowed:
+        chosen = whole_number(value)
+        if chosen not in allowed:
             return None
-        ids.append(whole_number(value))
+        ids.append(chosen)
     return tuple(sorted(set(ids)))
 
 
@@ -214,6 +215,7 @@ def check_responsible(raw: str, candidate_ids: set[int]) -> int | None | str:
     raw = raw.strip()
     if not raw:
         return None
-    if whole_number(raw) in candidate_ids:
-        return whole_number(raw)
+    chosen = whole_number(raw)
+    if chosen in candidate_ids:
+        return chosen
     return N_("Choose a person from the list.")

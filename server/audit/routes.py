@@ -112,10 +112,6 @@ def _properties(found: figures.Figures, f: figures.Figure) -> dict:
             "checkins_outside_geofence": f.outside_geofence, "reopened": f.reopened, "sla_breached": f.breached}
 
 
-def _incident_id(raw: str) -> int | None:
-    return whole_number(raw)
-
-
 class SupervisorPages(Controller):
     opt = roles("supervisor", "admin")
 
@@ -190,14 +186,14 @@ class SupervisorPages(Controller):
         if not raw:
             raise HTTPException(status_code=400, detail=gettext(
                 request.state.lang, N_("Type an incident's reference, for example FL-000123.")))
-        incident_id = _incident_id(raw) or await figures.incident_id_by_code(db_session, raw[:20])
+        incident_id = whole_number(raw) or await figures.incident_id_by_code(db_session, raw[:20])
         if incident_id is None:
             raise NotFoundException(gettext(request.state.lang, N_("There is no incident %(code)s."), code=raw[:20]))
         return Redirect(f"/supervisor/incidents/{incident_id}/timeline", status_code=303)
 
     @get("/supervisor/incidents/{incident_id:str}/timeline")
     async def incident_timeline(self, request: Request, db_session: DbSession, incident_id: FromPath[str]) -> Template:
-        number = _incident_id(incident_id)
+        number = whole_number(incident_id)
         targets, radius = await _rules(request, db_session)
         now = utcnow()
         found = None if number is None else await figures.timeline(db_session, number, targets, radius, now)

@@ -41,14 +41,9 @@ def _hub(request: Request) -> LiveHub:
     return state.live_hub
 
 
-def _number(raw: str | None) -> int | None:
-    """A form's or a query's whole number; None when absent or not one (the caller says what was wanted)."""
-    return whole_number(raw)
-
-
 def _path_id(request: Request, raw: str, message: str) -> int:
     """A number from the path. A str route parameter, so a wrong role hears 403 before a bad number 404."""
-    number = _number(raw)
+    number = whole_number(raw)
     if number is None:
         raise NotFoundException(gettext(request.state.lang, message, id=raw[:20]))
     return number
@@ -69,6 +64,12 @@ def _refusal(request: Request, message: str, **values: Any) -> HTTPException:
     return HTTPException(status_code=422, detail=gettext(request.state.lang, message, **values))
 
 
+async def _crew_table(db_session: DbSession, zone: str | None, search: str, error: str | None = None) -> Template:
+    return Template("dispatch/_crews.html", status_code=422 if error else 200, context={
+        "crews": await service.crews_for_console(db_session, whole_number(zone), search),
+        "zones": await service.zones(db_session), "error": error})
+
+
 class DispatchConsole(Controller):
     """Dispatchers act; supervisors watch and may act too."""
 
@@ -79,7 +80,7 @@ class DispatchConsole(Controller):
     async def console(self, request: HTMXRequest, db_session: DbSession,
                       zone: Annotated[str | None, QueryParameter(max_length=10)] = None,
                       status: Annotated[str | None, QueryParameter(max_length=20)] = None) -> Template:
-        zone_id, status = _number(zone), status if status in OPEN_STATUSES else None
+        zone_id, status = whole_number(zone), status if status in OPEN_STATUSES else None
         context = {"queue": await open_queue(db_session, zone_id=zone_id, status=status),
                    "categories": CATEGORY_LABELS, "status_labels": STATUS_LABELS, "statuses": OPEN_STATUSES,
                    "zones": await service.zones(db_session), "zone_id": zone_id, "status": status}
@@ -93,14 +94,12 @@ class DispatchConsole(Controller):
     async def crew_list(self, db_session: DbSession, zone: Annotated[str | None, QueryParameter(max_length=10)] = None,
                         q: Annotated[str | None, QueryParameter(max_length=200)] = None) -> Template:
         """The crews table, found by home zone and by a piece of the code or name."""
-        return Template("dispatch/_crews.html", context={
-            "crews": await service.crews_for_console(db_session, _number(zone), q or ""),
-            "zones": await service.zones(db_session)})
+        return await _crew_table(db_session, zone, q or "")
 
     @get("/map.geojson", media_type="application/geo+json")
     async def live_map(self, db_session: DbSession,
                        zone: Annotated[str | None, QueryParameter(max_length=10)] = None) -> dict:
-        return await service.live_map(db_session, _number(zone))
+        return await service.live_map(db_session, whole_number(zone))
 
     @get("/live")
     async def live(self, request: Request, db_session: DbSession,
@@ -109,7 +108,7 @@ class DispatchConsole(Controller):
         if "text/event-stream" not in request.headers.get("accept", ""):
             raise HTTPException(status_code=406, detail=gettext(
                 request.state.lang, N_("This address is a live event stream: open it with EventSource.")))
-        last_seen = _number(request.headers.get("last-event-id")) or _number(since)
+        last_seen = whole_number(request.headers.get("last-event-id")) or whole_number(since)
         missed = await missed_since(db_session, last_seen)
         return ServerSentEvent(live_stream(_hub(request), missed, last_seen=last_seen),
                                headers={"cache-control": "no-store", "x-accel-buffering": "no"})
@@ -150,7 +149,7 @@ class DispatchConsole(Controller):
     async def assign(self, request: HTMXRequest, db_session: DbSession, incident_id: FromPath[str],
                      data: Form) -> Template:
         incident_id = _incident_id(request, incident_id)
-        crew_id, rev = _number(data.get("crew_id")), _number(data.get("rev"))
+        crew_id, rev = whole_number(data.get("crew_id")), whole_number(data.get("rev"))
         if crew_id is None and data.get("crew_code", "").strip():  # typed on the panel: "C07"
             crew_id = await service.crew_id_by_code(db_session, data["crew_code"])
             if crew_id is None:
@@ -172,7 +171,7 @@ class DispatchConsole(Controller):
             raise _refusal(request, N_("Give the ETR as a date and a time.")) from None
         return await self._act(request, db_session, incident_id, lambda: actions.set_etr(
             db_session, incident_id, etr, request.user, settings=request.app.state.settings,
-            expected_rev=_number(data.get("rev"))), N_("ETR saved: customers will be told."))
+            expected_rev=whole_number(data.get("rev"))), N_("ETR saved: customers will be told."))
 
     @post("/incidents/{incident_id:str}/note", status_code=200)
     async def note(self, request: HTMXRequest, db_session: DbSession, incident_id: FromPath[str],
@@ -187,7 +186,7 @@ class DispatchConsole(Controller):
         incident_id = _incident_id(request, incident_id)
         return await self._act(request, db_session, incident_id, lambda: actions.cancel_incident(
             db_session, incident_id, data.get("reason", ""), request.user,
-            expected_rev=_number(data.get("rev"))), N_("Incident cancelled."))
+            expected_rev=whole_number(data.get("rev"))), N_("Incident cancelled."))
 
     @post("/incidents/{incident_id:str}/merge", status_code=200)
     async def merge(self, request: HTMXRequest, db_session: DbSession, incident_id: FromPath[str],
@@ -198,7 +197,7 @@ class DispatchConsole(Controller):
             raise _refusal(request, N_("There is no incident with the code %(code)s."),
                            code=data.get("into", "")[:20])
         return await self._act(request, db_session, incident_id, lambda: actions.merge_incidents(
-            db_session, incident_id, target, request.user, expected_rev=_number(data.get("rev"))),
+            db_session, incident_id, target, request.user, expected_rev=whole_number(data.get("rev"))),
             N_("Merged: the reports now follow the other incident."))
 
     @post("/crews/{crew_id:str}/shift", status_code=200)
@@ -211,9 +210,7 @@ class DispatchConsole(Controller):
         except actions.ActionRefused as refused:
             error = gettext(request.state.lang, refused.message, **refused.values)
         # The table comes back as the dispatcher was looking at it (the filter travels with the button).
-        crews_shown = await service.crews_for_console(db_session, _number(data.get("zone")), data.get("q", ""))
-        return Template("dispatch/_crews.html", status_code=422 if error else 200, context={
-            "crews": crews_shown, "zones": await service.zones(db_session), "error": error})
+        return await _crew_table(db_session, data.get("zone"), data.get("q", ""), error)
 
     @get("/photos/{name:str}")
     async def report_photo(self, request: Request, db_session: DbSession, name: FromPath[str]) -> File:

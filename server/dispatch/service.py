@@ -211,8 +211,9 @@ async def latest_live_event(session: AsyncSession) -> int:
 async def incident_by_code(session: AsyncSession, code: str) -> int | None:
     """An incident's id from the code a dispatcher types ("FL-000123", or just "123")."""
     code = code.strip().upper()
-    if whole_number(code) is not None:
-        code = f"FL-{whole_number(code):06d}"
+    number = whole_number(code)
+    if number is not None:
+        code = f"FL-{number:06d}"
     if not code or len(code) > 20:
         return None
     return (await session.exec(text("SELECT id FROM incident WHERE code = :code"), params={"code": code})).scalar()
