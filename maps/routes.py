@@ -21,21 +21,25 @@ from server.staff.guards import PUBLIC
 ATTRIBUTION = "Network and streets: Faultline demo data"
 MVT = "application/vnd.mapbox-vector-tile"
 # Anyone may see the service area and its streets; the network and live operations are for staff.
-PUBLIC_LAYERS = {"zones", "roads"}
+PUBLIC_LAYERS = {"zones", "roads", "streets"}
 STAFF_ROLES = {"agent", "dispatcher", "lineman", "supervisor", "admin"}
 MAX_ZOOM = 22
 MAX_BOX_DEGREES = 1.0  # about 110 km a side: a city, not a country
 MAX_FEATURES = 5000
 EXTENT_SECONDS = 60
 OFFLINE_AREA_SECONDS = 3600  # the base layers change only when a utility imports its network
+OFFLINE_AREAS_KEPT = 500  # measured areas remembered per process (jobs are many; zones few)
+ZONE_MIN_ZOOM = 11  # a zone of a few km fits a phone's screen at 11
+AROUND_MIN_ZOOM = 13  # a job's few streets
 TILE_NAME = re.compile(r"(\d{1,8})\.mvt")
 
 
-def _layer(request: Request, name: str) -> service.Layer | None:
-    """The layer to serve (None: the composite base map), once the reader may see it."""
-    layer = service.LAYERS.get(name)
-    if layer is None and name != "base":
-        raise NotFoundException(f"No map layer {name!r}. Layers: {', '.join(sorted(service.LAYERS))}.")
+def _layer(request: Request, name: str) -> service.Layer | str:
+    """The layer to serve (a composite's name for several together), once the reader may see it."""
+    layer = service.LAYERS.get(name) or (name if name in service.COMPOSITES else None)
+    if layer is None:
+        names = ", ".join(sorted([*service.LAYERS, *service.COMPOSITES]))
+        raise NotFoundException(f"No map layer {name!r}. Layers: {names}.")
     if name not in PUBLIC_LAYERS:
         staff = request.scope.get("user")
         if staff is None:
@@ -54,11 +58,11 @@ async def _extent(request: Request, session) -> tuple | None:
     return cached[1]
 
 
-def _cache_header(layer: service.Layer | None) -> str:
-    if layer is None:
-        return "private, max-age=3600"
-    return "private, max-age=5" if layer.live else ("public, max-age=3600" if layer.name in PUBLIC_LAYERS
-                                                     else "private, max-age=3600")
+def _cache_header(layer: service.Layer | str) -> str:
+    name = layer if isinstance(layer, str) else layer.name
+    if not isinstance(layer, str) and layer.live:
+        return "private, max-age=5"
+    return "public, max-age=3600" if name in PUBLIC_LAYERS else "private, max-age=3600"
 
 
 class MapLayers(Controller):
@@ -70,7 +74,8 @@ class MapLayers(Controller):
     async def vector_tile(self, request: Request, db_session: DbSession, name: FromPath[str], z: FromPath[int],
                           x: FromPath[int], tile_name: FromPath[str]) -> Response:
         """`/tiles/{layer}/{z}/{x}/{y}.mvt`: layers incidents, crews, transformers, zones, feeders, roads;
-        `base` is zones, roads, feeders and transformers in one tile (the offline base map)."""
+        `base` is zones, roads, feeders and transformers in one tile (the staff's base map, kept offline by
+        crews); `streets` is zones and roads, for anyone."""
         layer = _layer(request, name)
         match = TILE_NAME.fullmatch(tile_name)
         if not match:
@@ -96,8 +101,8 @@ class MapLayers(Controller):
         if not file_name.endswith(".geojson"):
             raise NotFoundException("Layers are served as /maps/layers/{layer}.geojson.")
         layer = _layer(request, file_name.removesuffix(".geojson"))
-        if layer is None:
-            raise NotFoundException("The base map comes as tiles: /tiles/base/{z}/{x}/{y}.mvt.")
+        if isinstance(layer, str):
+            raise NotFoundException(f"The {layer} map comes as tiles: /tiles/{layer}/{{z}}/{{x}}/{{y}}.mvt.")
         west, south, east, north = _bbox(bbox)
         extent = await _extent(request, db_session)
         if extent and not service.boxes_overlap((west, south, east, north), extent) \
@@ -110,42 +115,69 @@ class MapLayers(Controller):
 
     @get("/maps/offline/zones/{zone_id:int}", summary="The tiles a crew keeps for a zone")
     async def offline_zone(self, request: Request, db_session: DbSession, zone_id: FromPath[int],
-                           max_zoom: Annotated[int, QueryParameter(ge=10, le=18)] = 16) -> dict:
+                           max_zoom: Annotated[int, QueryParameter(ge=ZONE_MIN_ZOOM, le=18)] = 16) -> dict:
         """Base-map tiles of a zone from zoom 11 up to `max_zoom`: their URLs, count and total bytes,
         under the size cap (FAULTLINE_OFFLINE_MAP_MAX_BYTES; higher zooms are dropped first)."""
         _layer(request, "base")
-        settings = request.app.state.settings.maps
-        key = (zone_id, max_zoom, settings.offline_max_bytes)
-        cache = request.app.state.offline_areas if hasattr(request.app.state, "offline_areas") else {}
-        area = cache.get(key)
-        if area is None or time.monotonic() - area[0] > OFFLINE_AREA_SECONDS:
-            found = await service.offline_area(db_session, zone_id, 11, max_zoom, settings.offline_max_bytes)
+        cap = request.app.state.settings.maps.offline_max_bytes
+
+        async def measure():
+            found = await service.zone_box(db_session, zone_id)
             if found is None:
                 raise NotFoundException("No zone has this number.")
-            area = cache[key] = (time.monotonic(), found)
-            request.app.state.offline_areas = cache
-        found = area[1]
-        return {"zone": found.zone, "bbox": found.bbox, "min_zoom": found.min_zoom, "max_zoom": found.max_zoom,
-                "count": found.count, "bytes": found.bytes, "capped": found.capped,
-                "max_bytes": settings.offline_max_bytes, "tiles": found.tiles}
+            return await service.offline_area(db_session, found[0], found[1], ZONE_MIN_ZOOM, max_zoom, cap)
 
-    @get("/maps/base.geojson", media_type="application/geo+json",
-         cache_control=CacheControlHeader(max_age=3600, public=True))
-    async def base(self, db_session: DbSession) -> dict:
-        """The demo city's zones and streets, simplified: the base map when there is no internet."""
-        return {**await service.base_layer(db_session), "attribution": ATTRIBUTION}
+        return _area_json(await _remembered(request, ("zone", zone_id, max_zoom, cap), measure), cap)
+
+    @get("/maps/offline/around", summary="The tiles a crew keeps around a job")
+    async def offline_around(self, request: Request, db_session: DbSession,
+                             lat: Annotated[float, QueryParameter(ge=-85, le=85)],
+                             lon: Annotated[float, QueryParameter(ge=-180, le=180)],
+                             radius: Annotated[int, QueryParameter(ge=100, le=5000)] = 1000,
+                             max_zoom: Annotated[int, QueryParameter(ge=AROUND_MIN_ZOOM, le=18)] = 16) -> dict:
+        """Base-map tiles within `radius` metres of a point (a job), zoom 13 up to `max_zoom`, under the cap.
+        The phone keeps them while the job is on it, so the job's map works with no signal outside its zone."""
+        _layer(request, "base")
+        cap = request.app.state.settings.maps.offline_max_bytes
+        lat, lon = round(lat, 4), round(lon, 4)  # about 10 m: nearby jobs share one measured area
+
+        async def measure():
+            return await service.offline_area(db_session, "", service.box_around(lon, lat, radius),
+                                              AROUND_MIN_ZOOM, max_zoom, cap)
+
+        return _area_json(await _remembered(request, ("around", lat, lon, radius, max_zoom, cap), measure), cap)
 
     @get("/maps/config.json", cache_control=CacheControlHeader(max_age=300, public=True))
     async def config(self, request: Request, db_session: DbSession) -> dict:
         """What a map page needs: the base map to draw, its credit line, the service area, the layers."""
         settings = request.app.state.settings.maps
         return {
-            "basemap": {"url": settings.basemap_url or None,
+            "basemap": {"url": settings.basemap_url or None, "kind": settings.basemap_kind,
                         "attribution": settings.basemap_attribution if settings.basemap_url else ATTRIBUTION},
+            "attribution": ATTRIBUTION,
             "extent": await _extent(request, db_session),
             "layers": {name: {"tiles": f"/tiles/{name}/{{z}}/{{x}}/{{y}}.mvt", "live": layer.live,
                               "public": name in PUBLIC_LAYERS} for name, layer in service.LAYERS.items()},
         }
+
+
+async def _remembered(request: Request, key: tuple, measure) -> service.OfflineArea:
+    """Measuring an area makes each of its tiles once: keep the answer for an hour (the base layers change
+    only when a utility imports its network)."""
+    cache = request.app.state.offline_areas if hasattr(request.app.state, "offline_areas") else {}
+    request.app.state.offline_areas = cache
+    kept = cache.get(key)
+    if kept is None or time.monotonic() - kept[0] > OFFLINE_AREA_SECONDS:
+        if len(cache) >= OFFLINE_AREAS_KEPT:
+            cache.clear()
+        kept = cache[key] = (time.monotonic(), await measure())
+    return kept[1]
+
+
+def _area_json(area: service.OfflineArea, cap: int) -> dict:
+    return {"name": area.name, "bbox": area.bbox, "min_zoom": area.min_zoom, "max_zoom": area.max_zoom,
+            "count": area.count, "bytes": area.bytes, "capped": area.capped, "max_bytes": cap,
+            "tiles": area.tiles}
 
 
 def _bbox(raw: str) -> tuple[float, float, float, float]:

@@ -5,7 +5,6 @@ All layer SQL lives here. Points are geography (GiST on geography), so their fil
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 
@@ -69,15 +68,24 @@ def _mvt_sql(layer: Layer) -> str:
     return f"SELECT ST_AsMVT(t, '{layer.name}', 4096, 'geom') FROM ({layer.tile_sql}) t WHERE t.geom IS NOT NULL"
 
 
-# The base map in one tile: an MVT is a list of layers, so the layers' tiles concatenate into one.
-BASE_LAYERS = ("zones", "roads", "feeders", "transformers")
-_BASE_TILE = text("SELECT " + " || ".join(f"coalesce(({_mvt_sql(LAYERS[name])}), ''::bytea)"
-                                          for name in BASE_LAYERS))
+# Several layers in one tile: an MVT is a list of layers, so the layers' tiles concatenate into one.
+# `base` is the crews' and dispatchers' base map; `streets` is what anyone (a customer) may see.
+COMPOSITES = {"base": ("zones", "roads", "feeders", "transformers"), "streets": ("zones", "roads")}
+_ENVELOPE = "ST_TileEnvelope(:z, :x, :y)"
 
 
-async def tile(session: AsyncSession, layer: Layer | None, z: int, x: int, y: int) -> bytes:
-    """One layer's tile, or (layer None) the base map's layers together."""
-    query = _BASE_TILE if layer is None else text(_mvt_sql(layer))
+def _composite_sql(name: str, x: str = ":x", y: str = ":y") -> str:
+    """The composite tile as one bytea expression, for the tile at (x, y): literals or column names."""
+    parts = (f"coalesce(({_mvt_sql(LAYERS[layer])}), ''::bytea)" for layer in COMPOSITES[name])
+    return " || ".join(parts).replace(_ENVELOPE, f"ST_TileEnvelope(:z, {x}, {y})")
+
+
+_COMPOSITE_TILES = {name: text("SELECT " + _composite_sql(name)) for name in COMPOSITES}
+
+
+async def tile(session: AsyncSession, layer: Layer | str, z: int, x: int, y: int) -> bytes:
+    """One layer's tile, or a composite's (named by a string) with its layers together."""
+    query = _COMPOSITE_TILES[layer] if isinstance(layer, str) else text(_mvt_sql(layer))
     data = (await session.exec(query, params={"z": z, "x": x, "y": y})).scalar_one()
     return bytes(data or b"")
 
@@ -123,36 +131,14 @@ def boxes_overlap(a: tuple[float, float, float, float], b: tuple[float, float, f
     return not (a[2] < b[0] - margin or a[0] > b[2] + margin or a[3] < b[1] - margin or a[1] > b[3] + margin)
 
 
-# Zones and roads, simplified to about 10 m: enough to pick a street on a phone, small on the wire.
-_BASE_LAYER = text("""
-    SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(f), '[]'::json))
-    FROM (
-        SELECT json_build_object('type', 'Feature',
-                                 'geometry', ST_AsGeoJSON(ST_SimplifyPreserveTopology(area, 0.0001), 5)::json,
-                                 'properties', json_build_object('layer', 'zone', 'name', name)) AS f
-        FROM zone
-        UNION ALL
-        SELECT json_build_object('type', 'Feature',
-                                 'geometry', ST_AsGeoJSON(ST_SimplifyPreserveTopology(route, 0.0001), 5)::json,
-                                 'properties', json_build_object('layer', 'road', 'name', name, 'kind', kind))
-        FROM road
-    ) layers
-""")
-
-
-async def base_layer(session: AsyncSession) -> dict:
-    collection = (await session.exec(_BASE_LAYER)).scalar_one()
-    return collection if isinstance(collection, dict) else json.loads(collection)
-
-
 @dataclass(frozen=True)
 class OfflineArea:
-    """The base-map tiles a crew keeps for a zone, so their map works with no signal."""
+    """The base-map tiles a crew keeps for a zone or a job's surroundings, so their map works with no signal."""
 
-    zone: str
+    name: str
     bbox: tuple[float, float, float, float]
     min_zoom: int
-    max_zoom: int
+    max_zoom: int   # the highest zoom kept: the map draws closer views from it
     tiles: list[str]
     count: int
     bytes: int
@@ -173,31 +159,56 @@ def tiles_covering(bbox: tuple[float, float, float, float], z: int) -> list[tupl
     return [(x, y) for x in range(column(west), column(east) + 1) for y in range(row(north), row(south) + 1)]
 
 
+def box_around(lon: float, lat: float, radius_m: float) -> tuple[float, float, float, float]:
+    """A box reaching radius_m from the point on every side (degrees; longitude shrinks toward the poles)."""
+    dlat = radius_m / 111_320
+    dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
+    return max(lon - dlon, -180.0), max(lat - dlat, -85.0511), min(lon + dlon, 180.0), min(lat + dlat, 85.0511)
+
+
+def tiles_at_most(levels: int, max_tiles: int, bbox: tuple[float, float, float, float], min_zoom: int) -> int:
+    """The highest zoom (from min_zoom, at most min_zoom + levels - 1) whose tiles, counted from min_zoom,
+    stay within max_tiles: a huge zone is refused high zooms before any tile is made."""
+    total, top = 0, min_zoom - 1
+    for z in range(min_zoom, min_zoom + levels):
+        total += len(tiles_covering(bbox, z))
+        if total > max_tiles:
+            break
+        top = z
+    return top
+
+
+# Every composite tile of one zoom level, measured in one query; empty ones (answered 204) are left out.
+_LEVEL_SIZES = text(f"""
+    SELECT wanted.tx, wanted.ty, length(tile) FROM unnest(CAST(:xs AS int[]), CAST(:ys AS int[])) AS wanted(tx, ty),
+    LATERAL (SELECT {_composite_sql("base", "wanted.tx", "wanted.ty")} AS tile) made
+    WHERE length(tile) > 0
+    ORDER BY wanted.tx, wanted.ty
+""")
+MAX_AREA_TILES = 20_000  # far beyond any cap in bytes; only stops a continent-sized zone before the database
+
+
+async def offline_area(session: AsyncSession, name: str, bbox: tuple[float, float, float, float],
+                       min_zoom: int, max_zoom: int, max_bytes: int) -> OfflineArea:
+    """The base tiles of the box from min_zoom up, a level at a time, stopping at the first level that
+    would pass the cap: no tile of a level beyond it is made."""
+    top = min(max_zoom, tiles_at_most(max_zoom - min_zoom + 1, MAX_AREA_TILES, bbox, min_zoom))
+    tiles, total, kept = [], 0, min_zoom - 1
+    for z in range(min_zoom, top + 1):
+        coords = tiles_covering(bbox, z)
+        rows = (await session.exec(_LEVEL_SIZES, params={
+            "z": z, "xs": [x for x, _ in coords], "ys": [y for _, y in coords]})).all()
+        size = sum(row[2] for row in rows)
+        if total + size > max_bytes:
+            break
+        tiles += [f"/tiles/base/{z}/{x}/{y}.mvt" for x, y, _ in rows]
+        total, kept = total + size, z
+    return OfflineArea(name, bbox, min_zoom, kept, tiles, len(tiles), total, capped=kept < max_zoom)
+
+
 _ZONE_BOX = text("SELECT name, ST_XMin(area), ST_YMin(area), ST_XMax(area), ST_YMax(area) FROM zone WHERE id = :id")
 
 
-async def offline_area(session: AsyncSession, zone_id: int, min_zoom: int, max_zoom: int,
-                       max_bytes: int) -> OfflineArea | None:
-    """Every base tile of the zone from min_zoom up, measured; the highest zooms dropped past the cap."""
+async def zone_box(session: AsyncSession, zone_id: int) -> tuple[str, tuple[float, float, float, float]] | None:
     row = (await session.exec(_ZONE_BOX, params={"id": zone_id})).first()
-    if row is None:
-        return None
-    name, bbox = row[0], tuple(row[1:])
-    levels: list[tuple[int, list[str], int]] = []
-    for z in range(min_zoom, max_zoom + 1):
-        urls, size = [], 0
-        for x, y in tiles_covering(bbox, z):
-            data = await tile(session, None, z, x, y)
-            if data:  # empty tiles are answered 204 and need no room
-                urls.append(f"/tiles/base/{z}/{x}/{y}.mvt")
-                size += len(data)
-        levels.append((z, urls, size))
-    kept, total = [], 0
-    for z, urls, size in levels:
-        if total + size > max_bytes:
-            break
-        kept.append((z, urls))
-        total += size
-    tiles = [url for _, level in kept for url in level]
-    top = kept[-1][0] if kept else min_zoom - 1
-    return OfflineArea(name, bbox, min_zoom, top, tiles, len(tiles), total, capped=top < max_zoom)
+    return None if row is None else (row[0], tuple(row[1:]))

@@ -81,13 +81,20 @@ class IntakeSettings:
 
 @dataclass(frozen=True)
 class MapSettings:
-    # FAULTLINE_BASEMAP_URL: a utility's own raster tiles ({z}/{x}/{y}); empty: the network itself is the map.
+    # FAULTLINE_BASEMAP_URL: a utility's own basemap drawn under the network when online: raster tiles
+    # (https://…/{z}/{x}/{y}.png), or vector tiles in the Protomaps basemap schema (a .pmtiles file, or
+    # …/{z}/{x}/{y}.mvt or .pbf). Empty: the network itself (zones, streets, feeders) is the map.
     basemap_url: str = field(default_factory=lambda: _env("FAULTLINE_BASEMAP_URL", ""))
     # FAULTLINE_BASEMAP_ATTRIBUTION: the credit line that basemap requires.
     basemap_attribution: str = field(default_factory=lambda: _env("FAULTLINE_BASEMAP_ATTRIBUTION", ""))
     # FAULTLINE_OFFLINE_MAP_MAX_BYTES: the most a crew phone stores for one offline map area.
     offline_max_bytes: int = field(default_factory=lambda: int(_env("FAULTLINE_OFFLINE_MAP_MAX_BYTES",
                                                                      str(15 * 1024 * 1024))))
+
+    @property
+    def basemap_kind(self) -> str:
+        path = self.basemap_url.split("?")[0].lower()
+        return "vector" if path.endswith((".pmtiles", ".mvt", ".pbf")) else "raster"
 
 
 @dataclass(frozen=True)

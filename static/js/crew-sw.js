@@ -8,7 +8,8 @@ const CACHE = "faultline-crew-" + VERSION;
 const SHELL = ["/crew", "/static/css/app.css", "/static/js/crew-outbox.js", "/static/js/crew.js",
                "/static/vendor/htmx-2.0.11.min.js", "/static/js/offline-map.js", "/static/crew.webmanifest",
                "/static/icons/faultline-192.png", "/static/vendor/leaflet-1.9.4/leaflet.js",
-               "/static/vendor/leaflet-1.9.4/leaflet.css", "/maps/base.geojson"];
+               "/static/vendor/leaflet-1.9.4/leaflet.css", "/static/js/map-base.js",
+               "/static/vendor/protomaps-leaflet-5.1.0/protomaps-leaflet.js", "/maps/config.json"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
@@ -33,11 +34,20 @@ self.addEventListener("fetch", (event) => {
       }
       return response;
     }).catch(() => caches.match("/crew")));
-  } else if (url.pathname.startsWith("/static/") || url.pathname === "/maps/base.geojson") {
+  } else if (url.pathname.startsWith("/static/")) {
     event.respondWith(caches.match(request).then((hit) => hit || fetch(request)));
+  } else if (url.pathname === "/maps/config.json") {
+    // Network first: the basemap setting may change; the stored copy keeps the credit line offline.
+    event.respondWith(fetch(request).then((response) => {
+      if (response.ok) {
+        const copy = response.clone();
+        caches.open(CACHE).then((cache) => cache.put(request, copy));
+      }
+      return response;
+    }).catch(() => caches.match(request)));
   } else if (url.pathname.startsWith("/tiles/base/")) {
-    event.respondWith(caches.open("faultline-map-tiles").then((cache) => cache.match(request))
-      .then((hit) => hit || fetch(request)));
+    // The zone's and the jobs' saved tiles (offline-map.js), whichever holds it; the network otherwise.
+    event.respondWith(caches.match(request, { ignoreSearch: true }).then((hit) => hit || fetch(request)));
   }
 });
 

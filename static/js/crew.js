@@ -74,6 +74,7 @@
         return el("li", { text: localTime(entry.at.slice(0, 24)) + " " + entry.text });
       }));
       drawList(jobs);
+      FaultlineOfflineMap.keepAround(jobs);
       if (openJob !== null) {
         var job = jobs.filter(function (j) { return j.id === openJob; })[0];
         if (job) drawJob(job); else closeJob();
@@ -239,31 +240,18 @@
     return parts;
   }
 
-  // The job's surroundings: the city's streets and zones (kept by the service worker) and the fault.
-  // Leaflet (about 42 KB gzipped) loads only when the map is asked for, from the app's cache offline.
+  // The job's surroundings: the network's base-map tiles, kept on the phone for the crew's zone and around
+  // each job (offline-map.js), so the map works with no signal. The map's scripts load only when asked for.
   function showMap(job) {
     var holder = detail.querySelector("[data-job-map]");
     holder.hidden = false;
-    loadLeaflet(function () {
+    FaultlineMap.load().then(function () {
+      if (holder.dataset.drawn) return;
+      holder.dataset.drawn = "yes";
       var map = L.map(holder, { zoomSnap: 0.25 }).setView([job.latitude, job.longitude], 16);
-      fetch("/maps/base.geojson").then(function (r) { return r.json(); }).then(function (base) {
-        L.geoJSON(base, { interactive: false, style: function (f) {
-          return f.properties.layer === "zone" ? { color: "#12263a", weight: 1, fillOpacity: 0.04 }
-                                                : { color: "#888", weight: f.properties.kind === "arterial" ? 3 : 1 };
-        } }).addTo(map);
-        map.attributionControl.addAttribution(base.attribution || "");
-      }).catch(function () {});
+      FaultlineMap.addBase(map, { tiles: "base", maxDataZoom: FaultlineOfflineMap.topZoom() });
       L.circleMarker([job.latitude, job.longitude], { radius: 10, color: "#b91c1c" }).addTo(map);
-    });
-  }
-
-  function loadLeaflet(done) {
-    if (window.L) { done(); return; }
-    var css = el("link", { rel: "stylesheet", href: "/static/vendor/leaflet-1.9.4/leaflet.css" });
-    var script = el("script", { src: "/static/vendor/leaflet-1.9.4/leaflet.js" });
-    script.onload = done;
-    document.head.appendChild(css);
-    document.head.appendChild(script);
+    }).catch(function () {});
   }
 
   function position(highAccuracy) {

@@ -6,7 +6,7 @@
 const VERSION = "__VERSION__";
 const CACHE = "faultline-customer-" + VERSION;
 const SHELL = ["/", "/outages", "/static/css/app.css", "/static/vendor/htmx-2.0.11.min.js", "/static/js/report.js",
-               "/static/manifest.webmanifest", "/static/icons/faultline-192.png"];
+               "/static/js/map-base.js", "/static/manifest.webmanifest", "/static/icons/faultline-192.png"];
 const CUSTOMER_PAGES = /^\/($|outages$|t\/)/;
 
 self.addEventListener("install", (event) => {
@@ -25,7 +25,7 @@ self.addEventListener("fetch", (event) => {
   if (request.method !== "GET" || url.origin !== self.location.origin) return;
   if (url.pathname.startsWith("/tiles/base/")) {
     // Base-map tiles a crew stored for offline use (static/js/offline-map.js): the stored copy first.
-    event.respondWith(caches.open("faultline-map-tiles").then((cache) => cache.match(request))
+    event.respondWith(caches.match(request)
       .then((hit) => hit || fetch(request)));
   } else if (url.pathname.startsWith("/static/")) {
     event.respondWith(caches.match(request).then((hit) => hit || fetch(request)));

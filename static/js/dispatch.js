@@ -57,22 +57,8 @@
     fetch("/maps/config.json").then(function (r) { return r.json(); }).then(function (config) {
       var e = config.extent;
       if (e) map.fitBounds([[e[1], e[0]], [e[3], e[2]]]); else map.setView([0, 0], 2);
-      if (config.basemap.url) {
-        L.tileLayer(config.basemap.url, { attribution: config.basemap.attribution }).addTo(map);
-      }
-      fetch("/maps/base.geojson").then(function (r) { return r.json(); }).then(function (base) {
-        L.geoJSON(base, { style: function () { return { color: "#94a3b8", weight: 1, fillOpacity: 0.03 }; },
-                          interactive: false }).addTo(map);
-        drawLive();
-      });
-      if (e) {
-        fetch("/maps/layers/feeders.geojson?bbox=" + e.join(","), { credentials: "same-origin" })
-          .then(function (r) { return r.ok ? r.json() : null; })
-          .then(function (feeders) {
-            if (feeders) L.geoJSON(feeders, { style: function () { return { color: "#f59e0b", weight: 2 }; },
-                                              interactive: false }).addTo(map);
-          });
-      }
+      FaultlineMap.addBase(map, { tiles: "base", config: config });
+      drawLive();
     });
   }
 

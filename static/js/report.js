@@ -2,7 +2,6 @@
 // Listeners are delegated from the document because htmx replaces the form after each answer.
 (function () {
   "use strict";
-  var LEAFLET = "/static/vendor/leaflet-1.9.4/";
   var map = null, marker = null;
 
   function form() { return document.getElementById("report-form"); }
@@ -27,37 +26,19 @@
     }, function () { say("msgFailed"); }, { enableHighAccuracy: true, timeout: 20000, maximumAge: 60000 });
   }
 
-  // Leaflet (about 42 KB gzipped) is fetched only when someone asks for the map.
-  function loadLeaflet(done) {
-    if (window.L) { done(); return; }
-    var css = document.createElement("link");
-    css.rel = "stylesheet"; css.href = LEAFLET + "leaflet.css";
-    document.head.appendChild(css);
-    var script = document.createElement("script");
-    script.src = LEAFLET + "leaflet.js";
-    script.onload = done;
-    script.onerror = function () { say("msgMapFailed"); };
-    document.head.appendChild(script);
-  }
-
+  // The map (Leaflet and the tile painter, about 80 KB gzipped) is fetched only when someone asks for it.
+  // Customers see the public `streets` tiles: zones and streets, not the network.
   function showMap() {
     var box = document.getElementById("map");
     box.hidden = false;
-    loadLeaflet(function () {
+    FaultlineMap.load().then(function () {
       if (map && map.getContainer() === box) return;
       map = L.map(box, { attributionControl: true, zoomSnap: 0.25 });
-      fetch("/maps/base.geojson").then(function (r) { return r.json(); }).then(function (base) {
-        var layer = L.geoJSON(base, {
-          interactive: false,  // a backdrop: every tap goes to the map
-          style: function (f) {
-            return f.properties.layer === "zone"
-              ? { color: "#12263a", weight: 1, fillOpacity: 0.04 }
-              : { color: "#888", weight: f.properties.kind === "arterial" ? 3 : 1 };
-          }
-        }).addTo(map);
-        map.fitBounds(layer.getBounds());
-        map.attributionControl.addAttribution(base.attribution || "");
-      }).catch(function () { say("msgMapFailed"); });
+      FaultlineMap.addBase(map, { tiles: "streets" }).then(function (config) {
+        var e = config && config.extent;
+        if (!e) { say("msgMapFailed"); return; }
+        map.fitBounds([[e[1], e[0]], [e[3], e[2]]]);
+      });
       map.on("click", function (e) {
         setPoint(e.latlng.lat, e.latlng.lng);
         if (marker) { marker.setLatLng(e.latlng); } else {
@@ -65,7 +46,7 @@
         }
         say("msgPicked");
       });
-    });
+    }).catch(function () { say("msgMapFailed"); });
   }
 
   document.addEventListener("click", function (event) {

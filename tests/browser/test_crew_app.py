@@ -246,7 +246,7 @@ async def test_the_first_load_fits_the_budget_with_the_map_library(browser, live
     await page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=10_000)
     await page.wait_for_load_state("networkidle")
     urls = " ".join(url for url, _ in sizes)
-    assert "leaflet.js" in urls and "base.geojson" in urls, urls  # the offline shell was stored
+    assert "leaflet.js" in urls and "protomaps-leaflet.js" in urls, urls  # the offline shell was stored
     total = sum(size for _, size in sizes)
     assert total <= 150 * 1024, f"{total} bytes: {sorted(sizes, key=lambda s: -s[1])[:5]}"
     print(f"\ncrew app first load: {total / 1024:.1f} KB in {len(sizes)} requests")

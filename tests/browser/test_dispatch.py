@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from server.db import make_engine
 from server.provision import libpq_url
 from server.reports.api import create_api_client
+from tests.browser.test_offline_map import PAINTED, poll
 from tests.conftest import DEMO_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -108,6 +109,7 @@ async def test_a_new_report_reaches_the_console_and_gets_the_nearest_crew(desk, 
     page, errors = await _open_console(desk)
     queue = page.locator("#dispatch-queue")
     await _check_map(page, database_url)
+    assert await poll(page, PAINTED, "#dispatch-map")  # the city's base map, drawn from its vector tiles
     before = await queue.locator("td.code a").all_inner_texts()
 
     code = await _file_report(live_server, api_key, _quiet_spot(database_url), "0722 300400")

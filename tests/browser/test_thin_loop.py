@@ -7,6 +7,7 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.db import make_engine
+from tests.browser.test_offline_map import PAINTED, poll
 
 pytestmark = pytest.mark.browser
 
@@ -74,8 +75,12 @@ async def test_tap_on_the_map_and_fix_a_bad_phone_number(phone):
     page = await phone.new_page()
     await page.goto("/")
     await page.get_by_role("button", name="Pick on the map").click()
+    tiles = []
+    page.on("request", lambda r: tiles.append(r.url) if "/tiles/" in r.url else None)
     map_box = page.locator("#map")
-    await expect(map_box.locator("svg path").first).to_be_visible()  # the demo city's base map
+    await expect(map_box.locator(".leaflet-tile-container canvas").first).to_be_attached(timeout=10_000)
+    assert await poll(page, PAINTED, "#map")  # the demo city's streets, drawn from vector tiles
+    assert tiles and all("/tiles/streets/" in url for url in tiles), tiles  # never the network's layers
     box = await map_box.bounding_box()
     await map_box.tap(position={"x": box["width"] / 2, "y": box["height"] / 2})
     await expect(page.locator("#location-status")).to_have_text("Location set from the map.")

@@ -28,7 +28,7 @@ async def test_public_forms_never_answer_500(client, path, body):
 
 
 @pytest.mark.parametrize("path", ["/t/" + "a" * 5000, "/t/%00", "/t/..%2F..%2Fetc%2Fpasswd", "/nope",
-                                  "/static/../server/settings.py", "/maps/base.geojson?bbox=nonsense",
+                                  "/static/../server/settings.py", "/maps/layers/streets.geojson?bbox=nonsense",
                                   "/outages.geojson?zone=%00"])
 async def test_odd_paths_never_answer_500(client, path):
     response = await client.get(path, headers={"accept": "text/html"})

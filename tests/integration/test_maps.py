@@ -114,6 +114,7 @@ async def test_bad_requests_get_a_message(client, path, status):
 async def test_the_map_config_names_the_base_map_and_layers(client):
     config = (await client.get("/maps/config.json")).json()
     assert config["basemap"]["url"] is None and "Faultline" in config["basemap"]["attribution"]
+    assert "Faultline" in config["attribution"]
     assert set(config["layers"]) == {"incidents", "crews", "transformers", "zones", "feeders", "roads"}
     west, south, east, north = config["extent"]
     assert west < 36.82 < east and south < -1.28 < north
@@ -122,12 +123,21 @@ async def test_the_map_config_names_the_base_map_and_layers(client):
 async def test_the_base_tile_carries_the_whole_base_map(dispatcher):
     x, y = tile_of(*CBD, 14)
     decoded = mapbox_vector_tile.decode((await dispatcher.get(f"/tiles/base/14/{x}/{y}.mvt")).content)
-    assert {"zones", "roads", "feeders"} <= set(decoded)
+    assert {"zones", "roads", "feeders", "transformers"} <= set(decoded)
+
+
+async def test_anyone_gets_the_streets_but_only_staff_the_network(client):
+    x, y = tile_of(*CBD, 14)
+    streets = await client.get(f"/tiles/streets/14/{x}/{y}.mvt")
+    assert streets.status_code == 200 and "public" in streets.headers["cache-control"]
+    assert set(mapbox_vector_tile.decode(streets.content)) == {"zones", "roads"}
+    assert (await client.get(f"/tiles/base/14/{x}/{y}.mvt")).status_code == 401
+    assert (await client.get("/maps/layers/streets.geojson?bbox=36.8,-1.3,36.85,-1.25")).status_code == 404
 
 
 async def test_an_offline_area_lists_its_tiles_with_their_size(dispatcher):
     area = (await dispatcher.get("/maps/offline/zones/1", params={"max_zoom": 14})).json()
-    assert area["zone"] == "Westlands" and area["min_zoom"] == 11 and area["max_zoom"] == 14
+    assert area["name"] == "Westlands" and area["min_zoom"] == 11 and area["max_zoom"] == 14
     assert area["count"] == len(area["tiles"]) > 10 and not area["capped"]
     sizes = [len((await dispatcher.get(url)).content) for url in area["tiles"]]
     assert sum(sizes) == area["bytes"] and all(sizes)
@@ -154,3 +164,43 @@ async def test_offline_areas_refuse_bad_requests(dispatcher, path, status):
 
 async def test_offline_areas_are_for_staff(client):
     assert (await client.get("/maps/offline/zones/1")).status_code == 401
+    assert (await client.get("/maps/offline/around", params={"lat": CBD[1], "lon": CBD[0]})).status_code == 401
+
+
+async def test_a_jobs_surroundings_list_the_tiles_within_reach(dispatcher):
+    area = (await dispatcher.get("/maps/offline/around", params={"lat": CBD[1], "lon": CBD[0],
+                                                                 "radius": 800})).json()
+    assert area["min_zoom"] == 13 and area["max_zoom"] == 16 and not area["capped"]
+    assert f"/tiles/base/16/{'/'.join(map(str, tile_of(*CBD, 16)))}.mvt" in area["tiles"]
+    assert 10 < area["count"] < 60  # a few streets, not the zone
+    sizes = [len((await dispatcher.get(url)).content) for url in area["tiles"]]
+    assert sum(sizes) == area["bytes"] and all(sizes)
+    nowhere = (await dispatcher.get("/maps/offline/around", params={"lat": 10, "lon": 10})).json()
+    assert nowhere["count"] == 0 and nowhere["bytes"] == 0
+
+
+@pytest.mark.parametrize("query", ["lat=95&lon=36.8", "lat=-1.28&lon=200", "lat=x&lon=36.8", "lon=36.8",
+                                   "lat=-1.28&lon=36.8&radius=50000", "lat=-1.28&lon=36.8&max_zoom=12",
+                                   "lat=nan&lon=36.8"])
+async def test_a_jobs_surroundings_refuse_bad_requests(dispatcher, query):
+    response = await dispatcher.get(f"/maps/offline/around?{query}")
+    assert response.status_code == 400 and response.json()["detail"]
+
+
+async def test_measuring_an_area_stops_at_the_first_level_past_the_cap(session):
+    """No tile of a zoom level beyond the cap is made: one query per level kept, and one for the level
+    that did not fit."""
+    from maps import service
+    found = await service.zone_box(session, 1)
+    asked = []
+    real_exec = session.exec
+
+    async def counting(query, *args, **kwargs):
+        if query is service._LEVEL_SIZES:
+            asked.append(kwargs["params"]["z"])
+        return await real_exec(query, *args, **kwargs)
+
+    session.exec = counting
+    area = await service.offline_area(session, *found, 11, 18, 40_000)
+    assert area.capped and area.bytes <= 40_000
+    assert asked == list(range(11, area.max_zoom + 2))

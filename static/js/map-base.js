@@ -1,0 +1,79 @@
+// The base map every Faultline map draws: the network's own vector tiles from PostGIS (zones, streets,
+// feeders, transformers), drawn on a canvas by protomaps-leaflet, and under them, when online and
+// configured, the utility's own basemap (FAULTLINE_BASEMAP_URL, raster or Protomaps vector tiles).
+// Crews keep the `base` tiles offline (offline-map.js); customers see only `streets`.
+(function () {
+  "use strict";
+  var VENDOR = "/static/vendor/";
+  var SCRIPTS = [VENDOR + "leaflet-1.9.4/leaflet.js", VENDOR + "protomaps-leaflet-5.1.0/protomaps-leaflet.js"];
+
+  function addScript(src) {
+    return new Promise(function (resolve, reject) {
+      var script = document.createElement("script");
+      script.src = src;
+      script.onload = resolve;
+      script.onerror = function () { reject(new Error(src)); };
+      document.head.appendChild(script);
+    });
+  }
+
+  // Leaflet and the tile painter (about 80 KB gzipped together) are fetched only when a map is asked for.
+  function load() {
+    if (window.L && window.protomapsL) return Promise.resolve();
+    if (!document.querySelector("link[data-leaflet]")) {
+      var css = document.createElement("link");
+      css.rel = "stylesheet"; css.href = VENDOR + "leaflet-1.9.4/leaflet.css"; css.dataset.leaflet = "";
+      document.head.appendChild(css);
+    }
+    return (window.L ? Promise.resolve() : addScript(SCRIPTS[0])).then(function () {
+      return window.protomapsL ? null : addScript(SCRIPTS[1]);
+    });
+  }
+
+  function rules(p) {
+    var line = function (color, width) { return new p.LineSymbolizer({ color: color, width: width }); };
+    return {
+      paint: [
+        { dataLayer: "zones", symbolizer: new p.PolygonSymbolizer({ fill: "#12263a", opacity: 0.04 }) },
+        { dataLayer: "zones", symbolizer: line("#12263a", 1) },
+        { dataLayer: "roads", symbolizer: line("#9ca3af", function (z, f) {
+          return (f && f.props.kind === "arterial" ? 2.5 : 1.2) * (z >= 15 ? 1.6 : 1);
+        }) },
+        { dataLayer: "feeders", symbolizer: line("#f59e0b", 1.5) },
+        { dataLayer: "transformers", minzoom: 14,
+          symbolizer: new p.CircleSymbolizer({ radius: 2.5, fill: "#d97706", stroke: "#fff", width: 1 }) }
+      ],
+      labels: [
+        { dataLayer: "roads", minzoom: 14, symbolizer: new p.LineLabelSymbolizer({
+          labelProps: ["name"], fill: "#374151", stroke: "#fff", width: 2, font: "12px sans-serif" }) }
+      ]
+    };
+  }
+
+  // options.tiles: "base" (staff) or "streets" (anyone); options.maxDataZoom: the highest zoom of tiles to ask
+  // for (the map draws closer views from it, so a phone with tiles up to 16 still zooms in offline).
+  function addBase(map, options) {
+    var p = window.protomapsL;
+    var style = rules(p);
+    var network = p.leafletLayer({
+      url: "/tiles/" + (options.tiles || "base") + "/{z}/{x}/{y}.mvt", maxDataZoom: options.maxDataZoom || 16,
+      paintRules: style.paint, labelRules: style.labels, attribution: options.attribution || ""
+    }).addTo(map);
+    var config = options.config ? Promise.resolve(options.config)
+      : fetch("/maps/config.json").then(function (r) { return r.json(); });
+    return config.then(function (c) {
+      if (!options.attribution && c.attribution) map.attributionControl.addAttribution(c.attribution);
+      var b = c.basemap || {};
+      if (b.url && navigator.onLine !== false) {
+        var under = b.kind === "vector" ? p.leafletLayer({ url: b.url, flavor: "light", attribution: b.attribution })
+          : L.tileLayer(b.url, { attribution: b.attribution });
+        under.addTo(map);
+        under.bringToBack();
+        network.bringToFront();
+      }
+      return c;
+    }).catch(function () { return null; });  // offline: the network's own tiles are the whole map
+  }
+
+  window.FaultlineMap = { load: load, addBase: addBase };
+})();
