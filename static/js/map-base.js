@@ -55,21 +55,20 @@
   function addBase(map, options) {
     var p = window.protomapsL;
     var style = rules(p);
-    var network = p.leafletLayer({
+    p.leafletLayer({
       url: "/tiles/" + (options.tiles || "base") + "/{z}/{x}/{y}.mvt", maxDataZoom: options.maxDataZoom || 16,
-      paintRules: style.paint, labelRules: style.labels, attribution: options.attribution || ""
+      zIndex: 2,  // over the utility's basemap, whichever arrives first
+      paintRules: style.paint, labelRules: style.labels, attribution: ""  // the credit line comes with the config
     }).addTo(map);
     var config = options.config ? Promise.resolve(options.config)
       : fetch("/maps/config.json").then(function (r) { return r.json(); });
     return config.then(function (c) {
-      if (!options.attribution && c.attribution) map.attributionControl.addAttribution(c.attribution);
+      if (c.attribution) map.attributionControl.addAttribution(c.attribution);
       var b = c.basemap || {};
       if (b.url && navigator.onLine !== false) {
-        var under = b.kind === "vector" ? p.leafletLayer({ url: b.url, flavor: "light", attribution: b.attribution })
-          : L.tileLayer(b.url, { attribution: b.attribution });
-        under.addTo(map);
-        under.bringToBack();
-        network.bringToFront();
+        var under = { attribution: b.attribution, zIndex: 1 };
+        (b.kind === "vector" ? p.leafletLayer(L.extend(under, { url: b.url, flavor: "light" }))
+          : L.tileLayer(b.url, under)).addTo(map);
       }
       return c;
     }).catch(function () { return null; });  // offline: the network's own tiles are the whole map

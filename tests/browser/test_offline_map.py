@@ -116,3 +116,41 @@ async def test_save_the_zone_map_and_use_it_offline(browser, live_server):
                                  ".then((keys) => keys.map((k) => new URL(k.url).pathname))")
     assert sorted(stored) == sorted(small["tiles"])
     await context.close()
+
+
+async def test_a_utilitys_raster_basemap_is_drawn_under_the_network_with_its_credit(phone):
+    """FAULTLINE_BASEMAP_URL as the map pages receive it (/maps/config.json, here rewritten on its way)."""
+    import io
+
+    from PIL import Image
+    buffer = io.BytesIO()
+    Image.new("RGB", (256, 256), (180, 220, 180)).save(buffer, "PNG")
+    png = buffer.getvalue()
+    basemap_tiles = []
+
+    async def config(route):
+        response = await route.fetch()
+        data = await response.json()
+        data["basemap"] = {"url": "/utility-basemap/{z}/{x}/{y}.png", "kind": "raster",
+                           "attribution": "© Test Utility Basemap"}
+        await route.fulfill(response=response, json=data)
+
+    async def tile(route):
+        basemap_tiles.append(route.request.url)
+        await route.fulfill(body=png, content_type="image/png")
+
+    page = await phone.new_page()
+    await page.route("**/maps/config.json", config)
+    await page.route("**/utility-basemap/**", tile)
+    await page.goto("/")
+    await page.get_by_role("button", name="Pick on the map").click()
+    await expect(page.locator("#map img.leaflet-tile-loaded").first).to_be_attached(timeout=10_000)
+    await expect(page.locator("#map .leaflet-control-attribution")).to_contain_text("© Test Utility Basemap")
+    await expect(page.locator("#map .leaflet-control-attribution")).to_contain_text("Faultline")
+    assert basemap_tiles and await poll(page, PAINTED, "#map")
+    # The utility's picture lies under the network's own tiles, not over them.
+    under, over = await page.evaluate("""() => {
+        const z = (el) => Number(getComputedStyle(el.closest('.leaflet-layer')).zIndex);
+        return [z(document.querySelector('#map img.leaflet-tile')), z(document.querySelector('#map canvas'))];
+    }""")
+    assert under < over

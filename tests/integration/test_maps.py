@@ -4,6 +4,7 @@ import math
 import mapbox_vector_tile
 import psycopg
 import pytest
+import shapely.geometry
 
 from server.provision import libpq_url
 from tests.conftest import sign_in
@@ -88,6 +89,21 @@ async def test_layers_as_geojson_within_a_box(dispatcher):
         assert 36.70 <= lon <= 36.95 and -1.36 <= lat <= -1.20 and feature["properties"]["code"]
     feeders = (await dispatcher.get("/maps/layers/feeders.geojson", params={"bbox": "36.70,-1.36,36.95,-1.20"})).json()
     assert {f["geometry"]["type"] for f in feeders["features"]} == {"LineString"}
+
+
+@pytest.mark.parametrize("layer", ["incidents", "crews", "transformers", "zones", "feeders", "roads"])
+async def test_every_layers_geojson_is_valid(dispatcher, layer):
+    """RFC 7946: a FeatureCollection of Features with valid geometries in longitude, latitude order."""
+    collection = (await dispatcher.get(f"/maps/layers/{layer}.geojson",
+                                       params={"bbox": "36.60,-1.50,37.15,-1.05"})).json()
+    assert set(collection) == {"type", "features"} and collection["type"] == "FeatureCollection"
+    assert collection["features"], f"no {layer} in the demo city"
+    for feature in collection["features"]:
+        assert feature["type"] == "Feature" and isinstance(feature["properties"], dict)
+        geometry = shapely.geometry.shape(feature["geometry"])
+        assert geometry.is_valid and not geometry.is_empty, feature
+        west, south, east, north = geometry.bounds
+        assert 36.5 < west <= east < 37.3 and -1.6 < south <= north < -0.9  # the city, longitude first
 
 
 @pytest.mark.parametrize("path, status", [
@@ -204,3 +220,18 @@ async def test_measuring_an_area_stops_at_the_first_level_past_the_cap(session):
     area = await service.offline_area(session, *found, 11, 18, 40_000)
     assert area.capped and area.bytes <= 40_000
     assert asked == list(range(11, area.max_zoom + 2))
+
+
+async def test_a_utilitys_basemap_is_named_in_the_map_config(database_url, test_settings):
+    from dataclasses import replace
+
+    from litestar.testing import AsyncTestClient
+
+    from server.app import create_app
+    maps = replace(test_settings.maps, basemap_url="https://tiles.example/kenya.pmtiles",
+                   basemap_attribution="© Protomaps © OpenStreetMap")
+    async with AsyncTestClient(app=create_app(database_url, replace(test_settings, maps=maps))) as client:
+        config = (await client.get("/maps/config.json")).json()
+    assert config["basemap"] == {"url": "https://tiles.example/kenya.pmtiles", "kind": "vector",
+                                 "attribution": "© Protomaps © OpenStreetMap"}
+    assert "Faultline" in config["attribution"]  # the network drawn over it keeps its own credit line
