@@ -22,7 +22,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from pydantic_core import PydanticCustomError
 
 from server.i18n import N_
@@ -103,8 +103,16 @@ class Restored(OnIncident):
     cause: Cause
 
 
+def _iso_text(value: Any) -> Any:
+    # Pydantic would read a bare number as seconds since 1970; the phone sends ISO 8601 text, and a conflict
+    # keeps the arguments as sent, so only text that reads back as a time may pass.
+    if not isinstance(value, str):
+        raise PydanticCustomError("iso_time", "not ISO 8601 text")
+    return value
+
+
 class ProposeEtr(OnIncident):
-    etr: AwareDatetime
+    etr: Annotated[AwareDatetime, BeforeValidator(_iso_text)]
 
 
 class UnableToFix(OnIncident):
@@ -148,6 +156,7 @@ PROBLEMS = {
     "decimal_max_places": N_("has too many decimals"),
     "decimal_max_digits": N_("has too many digits"),
     "nul_character": N_("contains a character that is not allowed"),
+    "iso_time": N_("must be a date and time such as 2026-11-22T14:30:00+03:00"),
 }
 OTHER_PROBLEM = N_("is not valid")
 

@@ -97,7 +97,7 @@ class SyncApi(Controller):
 
     @get("/pull")
     async def pull(self, request: Request, db_session: DbSession,
-                   cursor: Annotated[str | None, QueryParameter(max_length=80)] = None,
+                   cursor: Annotated[str | None, QueryParameter(max_length=2000)] = None,  # unreadable: reset
                    client_id: Annotated[str | None, QueryParameter(max_length=40)] = None) -> dict:
         device = None
         if client_id:

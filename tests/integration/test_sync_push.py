@@ -197,10 +197,11 @@ async def test_a_bad_mutation_is_used_up_with_a_reason_and_never_blocks_the_queu
             phone.make("position", ping_id=new_id(), latitude=95, longitude=37.6),
             {**phone.make("en_route", incident_id=incident.id), "args": ["not", "an", "object"]},
             phone.make("en_route", incident_id=incident.id, extra="field"),
+            phone.make("propose_etr", incident_id=incident.id, etr=1_900_000_000),  # a number is no time of day
             phone.make("en_route", incident_id=incident.id),
         ]
         answer = await phone.push(*batch)
-    assert statuses(answer) == ["rejected"] * 9 + ["applied"]
+    assert statuses(answer) == ["rejected"] * 10 + ["applied"]
     reasons = [r["reason"] for r in answer["results"]]
     assert reasons[:4] == ["unknown_mutation", "invalid_args", "unknown_incident", "invalid_time"]
     messages = [r["message"] for r in answer["results"]]
@@ -208,11 +209,12 @@ async def test_a_bad_mutation_is_used_up_with_a_reason_and_never_blocks_the_queu
     assert "note_id is not valid" in messages[1] and "text is empty" in messages[1]
     assert "not allowed" in messages[4] and "quantity is too small" in messages[5]
     assert "latitude is too large" in messages[6] and "extra is not expected" in messages[8]
-    assert answer["last_mutation_id"] == 10
+    assert "etr must be a date and time" in messages[9]
+    assert answer["last_mutation_id"] == 11
     assert (await fresh(session, incident.id)).status == "en_route"
     recorded = (await session.exec(text("SELECT count(*) FROM sync_mutation WHERE client_id = :c"),
                                    params={"c": uuid.UUID(phone.client_id)})).scalar_one()
-    assert recorded == 10  # every one of them is on record, as sent
+    assert recorded == 11  # every one of them is on record, as sent
 
 
 @pytest.mark.parametrize("body, message", [
@@ -264,7 +266,7 @@ async def test_an_unknown_or_foreign_cursor_gets_a_full_reset(app, session, worl
     await actions.assign_crew(session, incident.id, world["crew_b"].id, world["dispatcher"])
     async with signed_in(app, world["lineman_a"]) as phone_a, signed_in(app, world["lineman_b"]) as phone_b:
         await phone_a.pull()
-        for cursor in ("garbage", "x.1.2", phone_a.cursor, "..", "a" * 80):
+        for cursor in ("garbage", "x.1.2", phone_a.cursor, "..", "a" * 80, "a" * 81, "9." * 500):
             phone_b.cursor = cursor
             body = await phone_b.pull()
             assert body["reset"] and f"incident/{incident.id}" in phone_b.view, cursor
