@@ -89,6 +89,7 @@ GENERIC_DETAILS = {
     404: N_("We could not find this page. Check the address, or start again from the home page."),
     405: N_("This page cannot be used that way. Go back and try again."),
     413: N_("What you sent is too large. Try a smaller photo."),
+    403: N_("This page has expired. Reload it and try again."),
 }
 
 
@@ -98,7 +99,7 @@ def _render_error(request: Request, status: int, message: str, extra: dict | Non
     if "lang" not in request.scope.get("state", {}):  # no route matched: the middleware did not run
         request.scope.setdefault("state", {})["lang"] = reader_language(request.scope)
     if status in GENERIC_DETAILS and message in ("Not Found", "Method Not Allowed", "Request Entity Too Large",
-                                                 "Payload Too Large"):
+                                                 "Payload Too Large", "CSRF token verification failed"):
         message = GENERIC_DETAILS[status]
     return Template("errors/error.html", context={"status": status, "message": message}, status_code=status)
 

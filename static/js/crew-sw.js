@@ -6,7 +6,8 @@ importScripts("/static/js/crew-outbox.js");
 const VERSION = "__VERSION__";
 const CACHE = "faultline-crew-" + VERSION;
 const SHELL = ["/crew", "/static/css/app.css", "/static/js/crew-outbox.js", "/static/js/crew.js",
-               "/static/vendor/htmx-2.0.11.min.js", "/static/js/offline-map.js", "/static/crew.webmanifest",
+               "/static/vendor/htmx-2.0.11.min.js", "/static/js/problems.js", "/static/js/offline-map.js",
+               "/static/crew.webmanifest",
                "/static/icons/faultline-192.png", "/static/vendor/leaflet-1.9.4/leaflet.js",
                "/static/vendor/leaflet-1.9.4/leaflet.css", "/static/js/map-base.js",
                "/static/vendor/protomaps-leaflet-5.1.0/protomaps-leaflet.js", "/maps/config.json"];

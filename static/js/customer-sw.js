@@ -5,7 +5,8 @@
 "use strict";
 const VERSION = "__VERSION__";
 const CACHE = "faultline-customer-" + VERSION;
-const SHELL = ["/", "/outages", "/static/css/app.css", "/static/vendor/htmx-2.0.11.min.js", "/static/js/report.js",
+const SHELL = ["/", "/outages", "/static/css/app.css", "/static/vendor/htmx-2.0.11.min.js", "/static/js/problems.js",
+               "/static/js/report.js",
                "/static/js/map-base.js", "/static/manifest.webmanifest", "/static/icons/faultline-192.png"];
 const CUSTOMER_PAGES = /^\/($|outages$|t\/)/;
 

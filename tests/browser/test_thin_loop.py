@@ -124,3 +124,40 @@ async def test_the_customer_page_is_installable_and_opens_offline(phone, live_se
     await page.goto("/")
     await expect(page.get_by_role("heading", name="Report a power problem")).to_be_visible()
     await phone.set_offline(False)
+
+
+async def test_a_report_that_cannot_go_says_why_and_keeps_what_was_typed(phone, free_transformer):
+    """No signal, a photo over the server's limit, an expired page: each is said next to the form, in words,
+    and nothing typed is lost; the next good send clears the message."""
+    here, _ = free_transformer
+    await phone.set_geolocation({"latitude": here.lat, "longitude": here.lon, "accuracy": 12})
+    page = await phone.new_page()
+    await page.goto("/")
+    await page.get_by_role("button", name="Use my location").click()
+    await expect(page.locator("#location-status")).to_contain_text("accurate to about 12 m")
+    await page.get_by_label("Your phone number").fill("0712 999888")
+    problem = page.locator("[data-request-problem]")
+
+    await phone.set_offline(True)
+    await page.get_by_role("button", name="Send report").click()
+    await expect(problem).to_contain_text("No connection")
+    await phone.set_offline(False)
+    assert await page.get_by_label("Your phone number").input_value() == "0712 999888"
+
+    await page.get_by_label("A photo (optional)").set_input_files(
+        {"name": "huge.jpg", "mimeType": "image/jpeg", "buffer": b"\xff\xd8" + b"0" * (11 * 1024 * 1024)})
+    await page.get_by_role("button", name="Send report").click()
+    await expect(problem).to_contain_text("too large")
+    await page.get_by_label("A photo (optional)").set_input_files([])
+
+    token = await page.evaluate("document.body.getAttribute('hx-headers')")
+    await page.evaluate("document.body.setAttribute('hx-headers', JSON.stringify({'x-csrftoken': 'stale'}))")
+    await page.get_by_role("button", name="Send report").click()
+    await expect(problem).to_contain_text("This page has expired")
+    assert await page.get_by_label("Your phone number").input_value() == "0712 999888"
+    assert await page.locator("#latitude").input_value()
+
+    await page.evaluate("(token) => document.body.setAttribute('hx-headers', token)", token)
+    await page.get_by_role("button", name="Send report").click()
+    await _reference(page)
+    await expect(problem).to_have_count(0)
