@@ -14,6 +14,7 @@
   var pendingText = root.querySelector("[data-pending]");
   var lastSyncText = root.querySelector("[data-last-sync]");
   var signinBox = root.querySelector("[data-signin]");
+  var othersText = root.querySelector("[data-others]");
   var logList = root.querySelector("[data-log]");
   var openJob = null;
   var retryDelay = 5000, retryTimer = null;
@@ -61,8 +62,8 @@
   }
 
   function render() {
-    return Promise.all([box.all("jobs"), box.all("outbox"), box.counts(), box.getMeta("last_sync", null),
-                        box.all("log")]).then(function (got) {
+    return Promise.all([box.all("jobs"), box.mine("outbox"), box.counts(), box.getMeta("last_sync:" + user, null),
+                        box.mine("log"), box.othersWaiting()]).then(function (got) {
       var outbox = got[1].sort(function (a, b) { return a.id - b.id; });
       var jobs = got[0].map(function (job) { return withPending(job, outbox); });
       var waiting = got[2].mutations + got[2].photos;
@@ -70,7 +71,10 @@
         ? fill(labels.pending[waiting === 1 ? "one" : "other"], { n: waiting }) : words.nothing_pending;
       lastSyncText.textContent = got[3] ? fill(words.last_sync, { time: localTime(got[3]) }) : words.never_synced;
       root.dataset.waiting = String(waiting);
-      logList.replaceChildren.apply(logList, got[4].slice(-20).reverse().map(function (entry) {
+      othersText.hidden = !got[5].length;
+      othersText.textContent = got[5].length ? fill(words.other_owner, { user: got[5].join(", ") }) : "";
+      logList.replaceChildren.apply(logList, got[4].sort(function (a, b) { return a.at < b.at ? -1 : 1; })
+                                                .slice(-20).reverse().map(function (entry) {
         return el("li", { text: localTime(entry.at.slice(0, 24)) + " " + entry.text });
       }));
       drawList(jobs);
@@ -226,7 +230,7 @@
       parts.push(section(words.restored, [form([field(words.cause, "cause", { maxlength: "200" })], words.restored,
         function (data) {
           // Photos queued a moment ago count too: ask the outbox, not this (maybe older) drawing of the job.
-          box.all("outbox").then(function (outbox) {
+          box.mine("outbox").then(function (outbox) {
             var photographed = job.photos.length || outbox.some(function (m) {
               return m.name === "photo" && m.args.incident_id === job.id;
             });
@@ -296,9 +300,6 @@
     return box.setMeta({ csrf: csrfCookie(), session_user: user }).then(function () { return box.sync(user); })
       .then(function (state) {
         signinBox.hidden = state !== "signin";
-        if (state === "other-owner") {
-          return box.getMeta("owner", "").then(function (owner) { say(fill(words.other_owner, { user: owner })); });
-        }
         retryDelay = 5000;
       }, function () {
         // No signal or a server hiccup: try again later, less and less often (at most every 5 minutes).
@@ -341,14 +342,8 @@
   }
 
   function start() {
-    return box.all("outbox").then(function (outbox) {
-      return Promise.all([box.getMeta("client_id", null), box.getMeta("owner", null)]).then(function (got) {
-        var values = { csrf: csrfCookie(), session_user: user };
-        if (!got[0]) values.client_id = box.uuid();
-        if (!outbox.length || !got[1]) values.owner = user; // the phone's queued work belongs to who made it
-        return box.setMeta(values);
-      });
-    }).then(render).then(syncNow).then(listenForPokes);
+    return box.use(user).then(function () { return box.setMeta({ csrf: csrfCookie(), session_user: user }); })
+      .then(render).then(syncNow).then(listenForPokes);
   }
 
   if ("serviceWorker" in navigator) {

@@ -104,7 +104,7 @@ async def test_a_whole_job_offline_then_everything_reaches_the_office_in_order(b
     await job.get_by_label("Cause of the fault").fill("Blown fuse")
     await job.get_by_role("button", name="Power restored").click()
     await expect(page.locator("[data-pending]")).to_contain_text("6 actions waiting")  # and the photo itself
-    queued = await page.evaluate("FaultlineOutbox.all('outbox').then((rows) => rows.map((m) => m.name))")
+    queued = await page.evaluate("FaultlineOutbox.mine('outbox').then((rows) => rows.map((m) => m.name))")
     assert queued == ["accept_job", "arrived", "note", "photo", "restored"], queued
 
     await page.reload()  # still offline: the outbox is intact
@@ -269,4 +269,90 @@ async def test_a_job_the_dispatcher_assigns_appears_on_the_open_app(browser, liv
         await actions.assign_crew(session, job_id, crew_id, desk)
         await expect(page.locator(f"[data-job-id='{job_id}']")).to_be_visible(timeout=5_000)  # no reload
     await engine.dispose()
+    await context.close()
+
+
+async def _events(database_url, job_id, wait=True):
+    """Who accepted the job, once the sync has brought it (up to 10 s)."""
+    import asyncio
+    for _ in range(100 if wait else 1):
+        found = _rows(database_url, "SELECT kind, actor FROM incident_event WHERE incident_id = %s "
+                      "AND kind = 'accepted'", (job_id,))
+        if found:
+            return found
+        await asyncio.sleep(0.1)
+    return []
+
+
+async def test_two_linemen_share_a_phone_and_each_ones_work_goes_under_their_own_name(browser, live_server,
+                                                                                        database_url):
+    a_id, _, a_name, a_job, a_code = await _crew_with_a_job(database_url, offset=340)
+    b_id, _, b_name, b_job, b_code = await _crew_with_a_job(database_url, offset=341)
+    context = await browser.new_context(base_url=live_server, viewport={"width": 360, "height": 740},
+                                        is_mobile=True)
+    page = await context.new_page()
+    await _sign_in(page, a_name)
+    await expect(page.locator(f"[data-job-id='{a_job}']")).to_contain_text(a_code)
+
+    # A accepts the job with no signal, then hands the phone over (signing out despite the warning).
+    await context.route("**/sync/**", lambda route: route.abort())
+    await page.locator(f"[data-job-id='{a_job}']").click()
+    await page.get_by_role("button", name="Accept the job").click()
+    await expect(page.locator("[data-pending]")).to_contain_text("1 action waiting")
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.get_by_role("button", name="Sign out").click()
+    await context.unroute("**/sync/**")
+
+    # B sees only B's job, is told A's work waits for A, and B's own work goes at once, under B.
+    await _sign_in(page, b_name)
+    await expect(page.locator(f"[data-job-id='{b_job}']")).to_contain_text(b_code)
+    await expect(page.locator(f"[data-job-id='{a_job}']")).to_have_count(0)
+    await expect(page.locator("[data-others]")).to_contain_text(a_name)
+    await page.locator(f"[data-job-id='{b_job}']").click()
+    await page.get_by_role("button", name="Accept the job").click()
+    await expect(page.locator("[data-pending]")).to_contain_text("Everything is sent", timeout=10_000)
+    assert await _events(database_url, b_job) == [("accepted", f"staff:{b_id}")]
+    assert await _events(database_url, a_job, wait=False) == []  # A's work never travels under B's session
+    await expect(page.locator("[data-others]")).to_contain_text(a_name)
+
+    # A comes back: A's work is sent under A's own name.
+    await page.get_by_role("button", name="Sign out").click()
+    await _sign_in(page, a_name)
+    await expect(page.locator("[data-pending]")).to_contain_text("Everything is sent", timeout=10_000)
+    assert await _events(database_url, a_job) == [("accepted", f"staff:{a_id}")]
+    await expect(page.locator("[data-others]")).to_be_hidden()
+    await context.close()
+
+
+async def test_work_queued_by_the_previous_app_version_is_sent_by_this_one(browser, live_server, database_url):
+    """Before phones were shared the outbox had one install id and unmarked rows: they still go, untouched."""
+    a_id, _, a_name, a_job, _ = await _crew_with_a_job(database_url, offset=342)
+    context = await browser.new_context(base_url=live_server, viewport={"width": 360, "height": 740},
+                                        is_mobile=True)
+    page = await context.new_page()
+    await page.goto("/login")
+    await page.evaluate("""([user, job]) => new Promise((done, fail) => {
+        const open = indexedDB.open('faultline-crew', 1);
+        open.onupgradeneeded = () => {
+            const db = open.result;
+            db.createObjectStore('meta', { keyPath: 'key' });
+            db.createObjectStore('jobs', { keyPath: 'id' });
+            db.createObjectStore('outbox', { keyPath: 'id' });
+            db.createObjectStore('photos', { keyPath: 'id' });
+            db.createObjectStore('log', { keyPath: 'at' });
+        };
+        open.onsuccess = () => {
+            const tx = open.result.transaction(['meta', 'outbox'], 'readwrite');
+            tx.objectStore('meta').put({ key: 'client_id', value: crypto.randomUUID() });
+            tx.objectStore('meta').put({ key: 'next_id', value: 2 });
+            tx.objectStore('meta').put({ key: 'owner', value: user });
+            tx.objectStore('outbox').put({ id: 1, name: 'accept_job', args: { incident_id: job },
+                                           client_time: new Date().toISOString() });
+            tx.oncomplete = () => { open.result.close(); done(); };
+            tx.onerror = () => fail(tx.error);
+        };
+    })""", [a_name, a_job])
+    await _sign_in(page, a_name)
+    await expect(page.locator("[data-pending]")).to_contain_text("Everything is sent", timeout=10_000)
+    assert await _events(database_url, a_job) == [("accepted", f"staff:{a_id}")]
     await context.close()
