@@ -257,9 +257,16 @@
           }).then(function (response) {
             if (response.status === 401 || response.status === 403) return "signin";
             if (response.status >= 500) throw new Error("photo " + response.status);
-            return transact(["photos", "log"], "readwrite", function (s) {
-              s.photos.delete(photo.id);
-              if (!response.ok) s.log.put(logEntry("photo: HTTP " + response.status, owner));
+            // Refused for good (not an image, too large): the server's reason, in the lineman's language,
+            // goes to the messages; keeping the file would only retry it forever.
+            var reason = response.ok ? Promise.resolve(null) : response.json().then(function (body) {
+              return body.detail;
+            }).catch(function () { return null; });
+            return reason.then(function (detail) {
+              return transact(["photos", "log"], "readwrite", function (s) {
+                s.photos.delete(photo.id);
+                if (!response.ok) s.log.put(logEntry(detail || "photo: HTTP " + response.status, owner));
+              });
             }).then(function () { return "done"; });
           });
         });

@@ -285,7 +285,43 @@
       canvas.height = Math.round(image.height * scale);
       canvas.getContext("2d").drawImage(image, 0, 0, canvas.width, canvas.height);
       return new Promise(function (resolve) { canvas.toBlob(resolve, "image/jpeg", 0.7); });
-    }).catch(function () { return file; }); // not decodable here: send as is, the server checks it
+    }).then(function (blob) { return withExif(file, blob); })
+      .catch(function () { return file; }); // not decodable here: send as is, the server checks it
+  }
+
+  // The canvas drops the photo's EXIF, and with it when and where it was taken, which the supervisor's
+  // audit uses. Carry the original's EXIF block over (the server keeps only the time and GPS from it), with
+  // its orientation set to upright: the pixels were turned upright when the photo was decoded.
+  function withExif(original, blob) {
+    return original.slice(0, 256 * 1024).arrayBuffer().then(function (head) {
+      var segment = exifSegment(new DataView(head));
+      return segment ? new Blob([blob.slice(0, 2), segment, blob.slice(2)], { type: "image/jpeg" }) : blob;
+    }).catch(function () { return blob; });
+  }
+
+  function exifSegment(view) {
+    if (view.byteLength < 4 || view.getUint16(0) !== 0xFFD8) return null;  // not a JPEG
+    for (var at = 2; at + 10 <= view.byteLength;) {
+      var marker = view.getUint16(at), length = view.getUint16(at + 2);
+      if ((marker & 0xFF00) !== 0xFF00 || marker === 0xFFDA) return null;  // the image data starts: no EXIF
+      if (marker === 0xFFE1 && view.getUint32(at + 4) === 0x45786966 && at + 2 + length <= view.byteLength) {
+        var segment = new Uint8Array(view.buffer.slice(at, at + 2 + length));  // "Exif" APP1, whole
+        uprightOrientation(new DataView(segment.buffer), 10);
+        return segment;
+      }
+      at += 2 + length;
+    }
+    return null;
+  }
+
+  function uprightOrientation(view, tiff) {
+    var little = view.getUint16(tiff) === 0x4949;
+    var ifd = tiff + view.getUint32(tiff + 4, little);
+    var count = ifd + 2 <= view.byteLength ? view.getUint16(ifd, little) : 0;
+    for (var i = 0; i < count && ifd + 14 + i * 12 <= view.byteLength; i++) {
+      var entry = ifd + 2 + i * 12;
+      if (view.getUint16(entry, little) === 0x0112) view.setUint16(entry + 8, 1, little);  // Orientation
+    }
   }
 
   function requestBackgroundSync() {

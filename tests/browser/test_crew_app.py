@@ -5,7 +5,7 @@ import io
 
 import psycopg
 import pytest
-from PIL import Image
+from PIL import ExifTags, Image
 from playwright.async_api import expect
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -18,8 +18,17 @@ pytestmark = pytest.mark.browser
 
 
 def _photo() -> bytes:
+    """A phone camera's photo: 2400×1800 pixels stored sideways (Orientation 6: shown 1800×2400, portrait),
+    with the capture time and the GPS position in its EXIF."""
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6
+    exif.get_ifd(ExifTags.IFD.Exif).update({ExifTags.Base.DateTimeOriginal: "2026:11:20 09:14:03",
+                                            ExifTags.Base.OffsetTimeOriginal: "+03:00"})
+    exif.get_ifd(ExifTags.IFD.GPSInfo).update({
+        ExifTags.GPS.GPSLatitudeRef: "S", ExifTags.GPS.GPSLatitude: (1.0, 0.0, 3.6),
+        ExifTags.GPS.GPSLongitudeRef: "E", ExifTags.GPS.GPSLongitude: (37.0, 36.0, 0.0)})
     buffer = io.BytesIO()
-    Image.new("RGB", (2400, 1800), (200, 120, 40)).save(buffer, "JPEG", quality=90)
+    Image.new("RGB", (2400, 1800), (200, 120, 40)).save(buffer, "JPEG", quality=90, exif=exif)
     return buffer.getvalue()
 
 
@@ -126,6 +135,13 @@ async def test_a_whole_job_offline_then_everything_reaches_the_office_in_order(b
     assert all(at is not None for at in times) and times == sorted(times)  # the phone's own times, in order
     assert _rows(database_url, "SELECT count(*) FROM checkin WHERE incident_id = %s", (job_id,))[0][0] == 1
     assert _rows(database_url, "SELECT count(*) FROM photo WHERE incident_id = %s", (job_id,))[0][0] == 1
+    # Downscaled on the phone, still upright, and still saying when and where it was taken.
+    width, height, taken_at, latitude, longitude = _rows(
+        database_url, "SELECT f.width, f.height, f.taken_at, f.latitude, f.longitude FROM photo_file f "
+        "JOIN photo p ON p.id = f.id WHERE p.incident_id = %s", (job_id,))[0]
+    assert (width, height) == (1200, 1600)
+    assert taken_at.isoformat() == "2026-11-20T06:14:03+00:00"
+    assert (round(latitude, 4), round(longitude, 4)) == (-1.001, 37.6)
 
     desk = await browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 800})
     console = await desk.new_page()
