@@ -129,6 +129,9 @@
   }
 
   var said = "";  // survives a redraw of the job
+  // Photos are shrunk and stored one after another; "restored" waits for them, so a photo taken a moment
+  // before counts.
+  var photosSaving = Promise.resolve();
   function say(text) {
     said = text;
     var status = detail.querySelector("[data-said]");
@@ -217,8 +220,10 @@
         var file = data.get("photo");
         if (!file || !file.size) return;
         var id = box.uuid();
-        shrink(file).then(function (blob) { return box.savePhoto(id, job.id, blob); })
-          .then(function () { return act(job, "photo", { photo_id: id, caption: "" }); });
+        photosSaving = photosSaving.then(function () { return shrink(file); })
+          .then(function (blob) { return box.savePhoto(id, job.id, blob); })
+          .then(function () { return act(job, "photo", { photo_id: id, caption: "" }); })
+          .catch(function () {});
       })]));
     parts.push(section(words.materials, [form([field(words.item, "item", { maxlength: "120" }),
       field(words.quantity, "quantity", { type: "number", min: "0.001", step: "any", inputmode: "decimal" }),
@@ -230,7 +235,7 @@
       parts.push(section(words.restored, [form([field(words.cause, "cause", { maxlength: "200" })], words.restored,
         function (data) {
           // Photos queued a moment ago count too: ask the outbox, not this (maybe older) drawing of the job.
-          box.mine("outbox").then(function (outbox) {
+          photosSaving.then(function () { return box.mine("outbox"); }).then(function (outbox) {
             var photographed = job.photos.length || outbox.some(function (m) {
               return m.name === "photo" && m.args.incident_id === job.id;
             });
