@@ -144,7 +144,7 @@ def audit_verify() -> None:
         return
     where = f"incident {check.incident_code}, event #{check.broken_event_id} (step {check.seq}): " \
         if check.broken_event_id else ""
-    click.echo(f"BROKEN: {where}{check.problem}.", err=True)
+    click.echo(f"BROKEN: {where}{check.english().rstrip('.')}.", err=True)
     sys.exit(1)
 
 
