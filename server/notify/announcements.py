@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import text
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.i18n import format_time, gettext
@@ -97,14 +98,21 @@ async def preview_broadcast(session: AsyncSession, zone_id: int | None, texts: d
 
 
 async def send_broadcast(session: AsyncSession, zone_id: int | None, texts: dict[str, str],
-                         staff_id: int) -> tuple[Broadcast, int]:
-    broadcast = Broadcast(zone_id=zone_id, texts=texts, created_by_staff_id=staff_id)
-    session.add(broadcast)
-    await session.flush()
-    queued = await _queue_by_language(session, _IN_AREA, {"zone_id": zone_id}, "broadcast",
-                                      f"broadcast:{broadcast.id}:",
-                                      texts,
-                                      datetime.now().astimezone())
-    broadcast.recipients = queued
+                         staff_id: int, confirmation: str | None = None) -> tuple[Broadcast, bool]:
+    """Queue the texts for every customer of the zone: the broadcast (`recipients` counts them) and True.
+    A confirmation already used returns that earlier broadcast and False: nothing is queued twice."""
+    # The unique key makes a second send of the same confirmation wait for the first, then find it.
+    claimed = (await session.exec(text(
+        "INSERT INTO broadcast (zone_id, texts, recipients, confirmation, created_by_staff_id) "
+        "VALUES (:zone_id, CAST(:texts AS jsonb), 0, :confirmation, :staff_id) "
+        "ON CONFLICT (confirmation) DO NOTHING RETURNING id"), params={
+        "zone_id": zone_id, "texts": json.dumps(texts, ensure_ascii=False), "confirmation": confirmation,
+        "staff_id": staff_id})).scalar_one_or_none()
+    if claimed is None:
+        await session.rollback()
+        return (await session.exec(select(Broadcast).where(Broadcast.confirmation == confirmation))).one(), False
+    broadcast = await session.get(Broadcast, claimed)
+    broadcast.recipients = await _queue_by_language(session, _IN_AREA, {"zone_id": zone_id}, "broadcast",
+                                                    f"broadcast:{broadcast.id}:", texts, datetime.now().astimezone())
     await session.commit()
-    return broadcast, queued
+    return broadcast, True

@@ -62,6 +62,8 @@ class Broadcast(SQLModel, table=True):
     zone_id: int | None = Field(default=None, foreign_key="zone.id")  # None: every zone
     texts: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default="{}"))
     recipients: int = Field(default=0)
+    # The preview's one-time key: the same confirmed form sent twice (a double tap, a resend) sends once.
+    confirmation: str | None = Field(default=None, max_length=64, unique=True)
     created_by_staff_id: int | None = Field(default=None, foreign_key="staff.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(
         DateTime(timezone=True), nullable=False, server_default=func.now()))

@@ -5,6 +5,8 @@ import base64
 import binascii
 import hashlib
 import json
+import re
+import secrets
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -193,11 +195,14 @@ class Broadcasts(Controller):
         if errors:
             return Template("notify/broadcast.html", status_code=422, context=context)
         texts = broadcast_texts(written)
-        # Sent only as previewed: a text or zone changed after the preview shows a fresh preview.
-        previewed = hashlib.sha256(json.dumps([zone_id, texts], sort_keys=True).encode()).hexdigest()
-        if form.get("confirm") != previewed:
+        # Sent only as previewed: a text or zone changed after the preview shows a fresh preview. The
+        # confirmation is also the broadcast's one-time key: the same confirmed form sent again sends nothing.
+        previewed = hashlib.sha256(json.dumps([zone_id, texts], sort_keys=True).encode()).hexdigest()[:32]
+        once, _, shown = (form.get("confirm") or "").partition(".")
+        if shown != previewed or not re.fullmatch(r"[0-9a-f]{30}", once):
             context.update(preview=await preview_broadcast(db_session, zone_id, texts), texts=texts,
-                           previewed=previewed)
+                           previewed=f"{secrets.token_hex(15)}.{previewed}")
             return Template("notify/broadcast.html", context=context)
-        _, queued = await send_broadcast(db_session, zone_id, texts, request.user.id)
-        return Template("notify/broadcast.html", context={**context, "values": {}, "sent": queued})
+        broadcast, new = await send_broadcast(db_session, zone_id, texts, request.user.id, form["confirm"])
+        return Template("notify/broadcast.html", context={**context, "values": {}, "sent": broadcast.recipients,
+                                                          "repeat": not new})

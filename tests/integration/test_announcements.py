@@ -70,7 +70,7 @@ async def test_a_broadcast_is_previewed_then_sent_once_per_phone(client, databas
     preview = await client.post("/broadcasts", data=form)
     assert preview.status_code == 200 and "customers will receive it" in preview.text
     assert _sql(database_url, "SELECT count(*) FROM outbox WHERE kind = 'broadcast'")[0][0] == 0  # nothing yet
-    confirm = re.search(r'name="confirm" value="([0-9a-f]+)"', preview.text).group(1)
+    confirm = re.search(r'name="confirm" value="([0-9a-f.]+)"', preview.text).group(1)
 
     edited = await client.post("/broadcasts", data={**form, "text_en": "Changed after the preview.",
                                                     "confirm": confirm})
@@ -84,6 +84,14 @@ async def test_a_broadcast_is_previewed_then_sent_once_per_phone(client, databas
     assert sum(1 for lang, _ in rows if lang == "sw") == by_language
     assert all(text.startswith("Tahadhari") for lang, text in rows if lang == "sw")
     assert all(text.startswith("Beware") for lang, text in rows if lang == "hi")  # no Hindi written: English
+
+    # The same confirmed form again (a double tap, a resend after a timeout): nothing more is queued.
+    again = await client.post("/broadcasts", data={**form, "confirm": confirm})
+    assert again.status_code == 200 and "already sent" in again.text
+    assert _sql(database_url, "SELECT count(*) FROM outbox WHERE kind = 'broadcast'")[0][0] == len(rows)
+    assert _sql(database_url, "SELECT count(*) FROM broadcast WHERE confirmation = %s", confirm)[0][0] == 1
+    forged = await client.post("/broadcasts", data={**form, "confirm": "x" + confirm[1:]})
+    assert "customers will receive it" in forged.text  # not a confirmation this page gave: previewed again
 
 
 async def test_a_broadcast_needs_english_text(client):
