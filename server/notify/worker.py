@@ -5,7 +5,8 @@ Delivery is at least once: a worker killed after the push service accepted a mes
 commit sends it again on restart. The phone still shows it once — every push carries a `tag` (the
 service worker replaces a notification with the same tag) and a `Topic` — and the SMS gateway gets the
 outbox id as an Idempotency-Key. Nothing is ever dropped: a row leaves `pending` only when sent, gone
-(404/410), or failed after MAX_ATTEMPTS.
+(404/410), or failed after MAX_ATTEMPTS. A push whose subscription is gone (the customer cleared the
+browser, or changed phones) becomes an SMS to the report's phone, when there is one.
 """
 from __future__ import annotations
 
@@ -18,15 +19,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.db import utcnow
+from server.i18n import gettext
+from server.notify.messages import ANTI_FRAUD
 from server.notify.push import PushSender
 from server.notify.rules import after_attempt, parse_retry_after
+from server.notify.segments import sms_text
 from server.notify.sms import SmsGateway
 
 log = logging.getLogger("faultline.notify")
 
 _NEXT_DUE = text("""
-    SELECT o.id, o.channel, o.recipient, o.payload, o.attempts, s.p256dh, s.auth
-    FROM outbox o LEFT JOIN push_subscription s ON s.id = o.subscription_id
+    SELECT o.id, o.channel, o.kind, o.incident_id, o.recipient, o.language, o.payload, o.dedupe_key, o.attempts,
+           s.p256dh, s.auth, r.phone
+    FROM outbox o LEFT JOIN push_subscription s ON s.id = o.subscription_id LEFT JOIN report r ON r.id = s.report_id
     WHERE o.status = 'pending' AND o.next_try_at <= now()
     ORDER BY o.next_try_at, o.id
     FOR UPDATE OF o SKIP LOCKED
@@ -40,6 +45,25 @@ _RECORD = text("""
 
 
 _SMS_SENDER = text("SELECT sms_sender FROM operator_settings WHERE id = 1")
+# Keyed as queue_incident_notice keys an SMS (incident:kind[:etr]:phone): a phone already texted this
+# notice, by its own report or another's fallback, is not texted again.
+_SMS_INSTEAD = text("""
+    INSERT INTO outbox (channel, kind, incident_id, recipient, language, payload, dedupe_key)
+    VALUES ('sms', :kind, :incident_id, :phone, :language, CAST(:payload AS jsonb), :dedupe_key)
+    ON CONFLICT (dedupe_key) DO NOTHING
+""")
+
+
+def sms_instead(row) -> dict | None:
+    """The SMS that replaces a push to a subscription that is gone: the same words, with the anti-fraud
+    line, for the report's phone (None: the report left no phone)."""
+    if row.channel != "push" or not row.phone or not row.dedupe_key.endswith(row.recipient):
+        return None
+    payload = row.payload if isinstance(row.payload, dict) else json.loads(row.payload)
+    words = f"{payload['body']} {gettext(row.language, ANTI_FRAUD)}"
+    return {"kind": row.kind, "incident_id": row.incident_id, "phone": row.phone, "language": row.language,
+            "payload": json.dumps({"text": sms_text(words, row.language)}, ensure_ascii=False),
+            "dedupe_key": row.dedupe_key[:-len(row.recipient)] + row.phone}
 
 
 class Courier:
@@ -81,6 +105,9 @@ async def deliver_one(engine: AsyncEngine, courier: Courier) -> bool:
         await session.exec(_RECORD, params={"id": row.id, "status": status, "sent": status == "sent", "attempts": attempts,
                                             "next_try_at": next_try, "error": (error or None) and error[:500]})
         if drop:
+            instead = sms_instead(row)
+            if instead:
+                await session.exec(_SMS_INSTEAD, params=instead)
             await session.exec(text("DELETE FROM push_subscription WHERE endpoint = :e"), params={"e": row.recipient})
         await session.commit()
         return True

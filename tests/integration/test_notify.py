@@ -104,7 +104,7 @@ async def test_restore_notifies_every_report_once_in_its_language(engine, databa
     assert texts[0]["text"].endswith(sms_text(gettext("vi", ANTI_FRAUD), "vi"))
 
 
-async def test_a_gone_subscription_is_pruned(engine, database_url, push_service, courier, test_settings):
+async def test_a_gone_subscription_is_pruned_and_the_notice_goes_by_sms(engine, database_url, push_service, courier, test_settings):
     receipt, = await _incident_with_reports(engine, database_url, 71, [("+254711100011", "en")])
     sub = push_service.subscribe("gone-phone")
     push_service.answers["gone-phone"] = [410]
@@ -113,11 +113,19 @@ async def test_a_gone_subscription_is_pruned(engine, database_url, push_service,
         incident = await session.get(Incident, receipt.incident.id)
         await queue_incident_notice(session, incident, "en_route", test_settings, crew_code="4821")
         await session.commit()
+    _only_this_incident_due(database_url, receipt.incident.id)
     await deliver_due(engine, courier)
     with psycopg.connect(libpq_url(database_url)) as conn:
         assert conn.execute("SELECT count(*) FROM push_subscription WHERE endpoint = %s",
                             (sub["endpoint"],)).fetchone()[0] == 0
         assert conn.execute("SELECT status FROM outbox WHERE recipient = %s", (sub["endpoint"],)).fetchone()[0] == "gone"
+        # The customer is told all the same: by SMS to the report's phone, the same words, in their language.
+        sms = conn.execute("SELECT kind, language, payload->>'text', status FROM outbox "
+                           "WHERE incident_id = %s AND channel = 'sms' AND recipient = '+254711100011'",
+                           (receipt.incident.id,)).fetchall()
+    assert [(kind, language, status) for kind, language, _, status in sms] == [("en_route", "en", "sent")]
+    assert "4821" in sms[0][2] and sms[0][2].endswith(gettext("en", ANTI_FRAUD))
+    assert _sms_log(test_settings)[-1]["to"] == "+254711100011"
 
 
 @pytest.mark.parametrize("answer, retry_after, status, wait_at_least", [
