@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from server.i18n import format_time, gettext
+from server.i18n import N_, format_time, gettext
 from server.incidents.models import PlannedOutage
 from server.notify.messages import ANTI_FRAUD, sms_body
 from server.notify.models import Broadcast
@@ -23,10 +23,12 @@ _IN_AREA = """
         SELECT 1 FROM zone z WHERE z.id = :zone_id
           AND ST_Covers(z.area, coalesce(c.location, t.location)::geometry)))
 """
+# Planned work cuts the supply of a zone's transformers: a customer fed from one of them loses power wherever
+# their house stands (near a zone's edge it may lie outside); without a known transformer, their own place.
 _IN_OUTAGE = """
     FROM customer c LEFT JOIN transformer t ON t.id = c.transformer_id, planned_outage p
     WHERE p.id = :outage_id AND c.phone IS NOT NULL
-      AND ST_Covers(p.area, coalesce(c.location, t.location)::geometry)
+      AND ST_Covers(p.area, coalesce(t.location, c.location)::geometry)
 """
 _QUEUE_SMS = """
     INSERT INTO outbox (channel, kind, recipient, language, payload, dedupe_key, next_try_at)
@@ -70,6 +72,45 @@ async def plan_outage(session: AsyncSession, settings: Settings, *, title: str, 
                                       f"planned:{outage.id}:", texts, send_at)
     await session.commit()
     return outage, queued
+
+
+class OutageNotCancelled(Exception):
+    """`message` is a msgid: the outage is unknown (404), or already cancelled or over (409)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+# Only customers already told hear of the cancellation; notices not yet sent are withdrawn.
+_WITHDRAW = text("DELETE FROM outbox WHERE dedupe_key LIKE :prefix || '%' AND status = 'pending'")
+_TOLD = """
+    FROM outbox o JOIN customer c ON c.phone = o.recipient
+    WHERE o.dedupe_key LIKE :told_prefix || '%' AND o.status = 'sent'
+"""
+
+
+async def cancel_outage(session: AsyncSession, settings: Settings, outage_id: int) -> int:
+    """Call off planned work: off the public page at once; unsent notices withdrawn; every customer
+    already told gets an SMS that the power stays on. Returns how many were queued."""
+    outage = (await session.exec(select(PlannedOutage).where(PlannedOutage.id == outage_id).with_for_update())
+              ).first()
+    if outage is None:
+        raise OutageNotCancelled(N_("There is no such planned work."), 404)
+    if outage.cancelled or outage.ends_at <= datetime.now(outage.ends_at.tzinfo):
+        raise OutageNotCancelled(N_("This planned work is already cancelled or over."), 409)
+    outage.cancelled = True
+    session.add(outage)
+    prefix = f"planned:{outage.id}:"
+    await session.exec(_WITHDRAW, params={"prefix": prefix})
+    loc = settings.locale
+    texts = {lang: sms_body("planned_cancelled", lang, area=outage.title,
+                            start=format_time(outage.starts_at, lang, loc.timezone, loc.phone_region, "short"))
+             for lang in LANGUAGES}
+    queued = await _queue_by_language(session, _TOLD, {"told_prefix": prefix}, "planned_cancelled",
+                                      f"planned-cancelled:{outage.id}:", texts, datetime.now().astimezone())
+    await session.commit()
+    return queued
 
 
 def broadcast_texts(written: dict[str, str]) -> dict[str, str]:

@@ -19,6 +19,7 @@ TEMPLATES = {
     "etr_changed": N_("%(code)s: new expected time for your power: %(etr)s."),
     "restored": N_("%(code)s: power is restored. Still off? Open %(link)s"),
     "planned": N_("Planned work in %(area)s: no power from %(start)s to %(end)s."),
+    "planned_cancelled": N_("Planned work in %(area)s from %(start)s is cancelled: your power stays on."),
 }
 
 # Values as long as real ones, to measure what a customer's phone will receive.

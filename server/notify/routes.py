@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, delete, get, post
-from litestar.exceptions import NotFoundException, ValidationException
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 from sqlalchemy import text
@@ -22,7 +22,8 @@ from sqlalchemy import text
 from server.db import DbSession
 from server.forms import clean_form, whole_number
 from server.i18n import N_
-from server.notify.announcements import broadcast_texts, plan_outage, preview_broadcast, send_broadcast
+from server.notify.announcements import OutageNotCancelled, broadcast_texts, cancel_outage, plan_outage, \
+    preview_broadcast, send_broadcast
 from server.notify.service import subscribe, unsubscribe
 from server.reports.service import report_by_token
 from server.settings import LANGUAGES
@@ -127,7 +128,7 @@ class PlannedOutages(Controller):
     @get("/planned")
     async def planned_page(self, db_session: DbSession) -> Template:
         upcoming = (await db_session.exec(text("""
-            SELECT p.title, p.reason, p.starts_at, p.ends_at, z.name AS zone,
+            SELECT p.id, p.title, p.reason, p.starts_at, p.ends_at, z.name AS zone,
                    (SELECT count(*) FROM outbox o WHERE o.dedupe_key LIKE 'planned:' || p.id || ':%') AS notices
             FROM planned_outage p LEFT JOIN zone z ON z.id = p.zone_id
             WHERE NOT p.cancelled AND p.ends_at > now() ORDER BY p.starts_at"""))).all()
@@ -162,6 +163,15 @@ class PlannedOutages(Controller):
                 "zones": await _zones(db_session), "upcoming": [], "values": form, "errors": errors})
         await plan_outage(db_session, settings, title=title, reason=form.get("reason", "").strip()[:500],
                           zone_id=zone_id, starts_at=starts_at, ends_at=ends_at)
+        return Redirect("/planned", status_code=303)
+
+    @post("/planned/{outage_id:str}/cancel")
+    async def cancel(self, request: Request, db_session: DbSession, outage_id: FromPath[str]) -> Redirect:
+        """Call the work off: customers already told get an SMS that their power stays on."""
+        try:
+            await cancel_outage(db_session, request.app.state.settings, whole_number(outage_id) or 0)
+        except OutageNotCancelled as refused:
+            raise HTTPException(status_code=refused.status, detail=refused.message) from None
         return Redirect("/planned", status_code=303)
 
 

@@ -22,8 +22,9 @@ async def test_a_planned_outage_tells_the_zone_ahead_and_shows_publicly(client, 
     await sign_in(client, "dispatcher")
     token = await csrf_token(client, "/planned")
     (zone_id, customers), = _sql(database_url, """
-        SELECT z.id, count(DISTINCT c.phone) FROM zone z JOIN customer c ON ST_Covers(z.area, c.location::geometry)
-        WHERE z.name = 'Embakasi' GROUP BY z.id""")
+        SELECT z.id, count(DISTINCT c.phone) FROM zone z, customer c LEFT JOIN transformer t ON t.id = c.transformer_id
+        WHERE ST_Covers(z.area, coalesce(t.location, c.location)::geometry) AND c.phone IS NOT NULL
+          AND z.name = 'Embakasi' GROUP BY z.id""")
     response = await client.post("/planned", data={
         "title": "New transformer at Street 7", "zone_id": str(zone_id), "starts_at": f"{SOON}T09:00",
         "ends_at": f"{SOON}T15:00", "reason": "Upgrade", "_csrf_token": token}, follow_redirects=False)
@@ -99,3 +100,62 @@ async def test_a_broadcast_needs_english_text(client):
     token = await csrf_token(client, "/broadcasts")
     response = await client.post("/broadcasts", data={"text_sw": "Tahadhari", "_csrf_token": token})
     assert response.status_code == 422 and "in English at least" in response.text
+
+
+async def test_planned_work_reaches_the_customers_its_transformers_feed(client, database_url):
+    """A house just outside the zone, fed from a transformer inside it, loses power too: it is told."""
+    (zone_id,), = _sql(database_url, "SELECT id FROM zone WHERE name = 'Kasarani'")
+    (transformer_id,), = _sql(database_url, """SELECT t.id FROM transformer t JOIN zone z ON ST_Covers(z.area,
+        t.location::geometry) WHERE z.id = %s ORDER BY t.id LIMIT 1""", zone_id)
+    _sql(database_url, """INSERT INTO customer (meter_no, phone, language, transformer_id, location)
+        SELECT 'EDGE-0001', '+254799000001', 'en', %s,
+               ST_Project(ST_PointOnSurface(z.area)::geography, 200000, 0)  -- far outside, on purpose
+        FROM zone z WHERE z.id = %s""", transformer_id, zone_id)
+    await sign_in(client, "dispatcher")
+    token = await csrf_token(client, "/planned")
+    await client.post("/planned", data={"title": "Feeder K2 works", "zone_id": str(zone_id),
+                                        "starts_at": f"{SOON}T09:00", "ends_at": f"{SOON}T11:00",
+                                        "_csrf_token": token}, follow_redirects=False)
+    told = _sql(database_url, "SELECT count(*) FROM outbox WHERE kind = 'planned' AND recipient = '+254799000001'")
+    assert told == [(1,)]
+
+
+async def test_cancelled_planned_work_leaves_the_page_and_tells_only_those_already_told(client, database_url):
+    await sign_in(client, "dispatcher")
+    token = await csrf_token(client, "/planned")
+    (zone_id,), = _sql(database_url, "SELECT id FROM zone WHERE name = 'Westlands'")
+    await client.post("/planned", data={"title": "Pole replacement, Waiyaki Way", "zone_id": str(zone_id),
+                                        "starts_at": f"{SOON}T09:00", "ends_at": f"{SOON}T11:00",
+                                        "_csrf_token": token}, follow_redirects=False)
+    (outage_id,), = _sql(database_url, "SELECT id FROM planned_outage WHERE title = 'Pole replacement, Waiyaki Way'")
+    prefix = f"planned:{outage_id}:"
+    notices = _sql(database_url, "SELECT id, recipient FROM outbox WHERE dedupe_key LIKE %s ORDER BY id", prefix + "%")
+    assert len(notices) > 2
+    told = notices[:2]  # these two were sent before the work was called off; the rest wait for their hour
+    _sql(database_url, "UPDATE outbox SET status = 'sent', sent_at = now() WHERE id = ANY(%s)", [n[0] for n in told])
+
+    page = await client.get("/planned")
+    assert "Pole replacement, Waiyaki Way" in page.text and f"/planned/{outage_id}/cancel" in page.text
+    done = await client.post(f"/planned/{outage_id}/cancel", data={"_csrf_token": token}, follow_redirects=False)
+    assert done.status_code == 303
+    assert "Pole replacement, Waiyaki Way" not in (await client.get("/outages")).text
+    assert "Pole replacement, Waiyaki Way" not in (await client.get("/planned")).text
+    left = _sql(database_url, "SELECT status FROM outbox WHERE dedupe_key LIKE %s", prefix + "%")
+    assert sorted(left) == [("sent",), ("sent",)]  # unsent notices withdrawn
+    cancelled = _sql(database_url, "SELECT recipient, payload->>'text' FROM outbox WHERE kind = 'planned_cancelled' "
+                                   "AND dedupe_key LIKE %s", f"planned-cancelled:{outage_id}:%")
+    assert sorted(r for r, _ in cancelled) == sorted(r for _, r in told)
+    assert all("Pole replacement, Waiyaki Way" in text for _, text in cancelled)
+
+    again = await client.post(f"/planned/{outage_id}/cancel", data={"_csrf_token": token},
+                              headers={"accept": "text/html"})
+    assert again.status_code == 409 and "already cancelled" in again.text
+    missing = await client.post("/planned/99999999/cancel", data={"_csrf_token": token})
+    assert missing.status_code == 404
+    assert (await client.post("/planned/%C2%B2/cancel", data={"_csrf_token": token})).status_code == 404
+
+
+async def test_only_dispatchers_and_supervisors_cancel_planned_work(client):
+    await sign_in(client, "agent")
+    token = await csrf_token(client, "/agent")
+    assert (await client.post("/planned/1/cancel", data={"_csrf_token": token})).status_code == 403
