@@ -68,7 +68,23 @@
     return active && panel.contains(active) && /INPUT|TEXTAREA|SELECT/.test(active.tagName);
   }
 
+  // Crews' moves and positions (a ping from every crew every few minutes) redraw the map at most every few
+  // seconds and leave the queue alone; a change to an incident refreshes everything at once.
+  var crewTimer = null, crewDrawnAt = 0;
+  function crewsMoved() {
+    if (crewTimer) return;
+    var every = Number(root.dataset.crewRefreshMs || 10000);
+    crewTimer = setTimeout(function () {
+      crewTimer = null;
+      crewDrawnAt = Date.now();
+      drawLive();
+      var panel = document.querySelector("#incident-panel [data-incident]");  // its nearest crews
+      if (panel && !panelIsBusy(panel)) openIncident(Number(panel.dataset.incident));
+    }, Math.max(0, every - (Date.now() - crewDrawnAt)));
+  }
+
   function refresh(change) {
+    if (change.topic === "crew") { crewsMoved(); return; }
     // Changes coming close together are handled at once, all of them: the open panel may be among them.
     pending.push(change);
     clearTimeout(refreshTimer);
@@ -84,7 +100,7 @@
       // them, and fetching it again would wipe the "Crew assigned." they have just been shown.
       changes = changes.filter(function (c) { return !(c.event <= seen); });
       var mine = changes.some(function (c) { return c.topic === "incident" && c.id === id; });
-      if (!mine && !changes.some(function (c) { return c.topic === "all" || c.topic === "crew"; })) return;
+      if (!mine && !changes.some(function (c) { return c.topic === "all"; })) return;
       if (panelIsBusy(panel)) {
         if (mine) state.textContent = root.dataset.msgStale;
       } else {

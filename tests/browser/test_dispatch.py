@@ -230,3 +230,25 @@ async def test_desk_pages_work_on_a_360_px_screen(phone, username, paths):
         response = await page.goto(path)
         assert response.status == 200, path
         assert await page.evaluate("document.documentElement.scrollWidth") <= 360, path  # wide tables scroll inside
+
+
+async def test_crew_pings_redraw_the_map_sparingly_and_leave_the_queue_alone(desk, database_url):
+    """Every crew pings its position every few minutes: a storm of them is one map redraw, not one each,
+    and the queue (which no ping changes) is not fetched at all; the crew still moves on the map."""
+    page, errors = await _open_console(desk)
+    await page.evaluate("document.getElementById('console').dataset.crewRefreshMs = '1500'")
+    fetched = []
+    page.on("request", lambda r: fetched.append(r.url))
+    crews = _query(database_url, "SELECT id FROM crew WHERE position IS NOT NULL ORDER BY id LIMIT 10")
+    assert len(crews) >= 5
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+        for (crew_id,) in crews:  # a ping every 300 ms, each committed on its own as the sync service does
+            conn.execute("UPDATE crew SET position = ST_Project(position, 50, 0), position_at = now() "
+                         "WHERE id = %s", (crew_id,))
+            await page.wait_for_timeout(300)
+    await page.wait_for_timeout(2000)
+    map_fetches = [url for url in fetched if "/dispatch/map.geojson" in url]
+    queue_fetches = [url for url in fetched if re.search(r"/dispatch/(\?|$)", url)]
+    assert 1 <= len(map_fetches) <= 4, map_fetches  # one per 1.5 s at most, not one per ping
+    assert queue_fetches == []
+    assert errors == []
