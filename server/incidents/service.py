@@ -26,6 +26,7 @@ class QueueRow:
     etr: datetime | None
     rev: int
     danger_unattended: bool
+    total: int  # open incidents matching the filters, shown or not (the queue shows the most urgent)
 
 
 # The order a dispatcher works in: danger until someone is on site, then high priority, reopened faults,
@@ -34,9 +35,10 @@ class QueueRow:
 _QUEUE = text("""
     SELECT i.id, i.code, i.status, i.priority, i.category, z.name AS zone, t.code AS transformer,
            c.name AS crew, i.report_count, i.repeat_calls, i.customers_affected, i.flag, i.reported_at, i.etr,
-           i.rev, i.danger_unattended
+           i.rev, i.danger_unattended, i.total
     FROM (
-        SELECT i.*, (i.category = 'danger' AND i.status IN ('reported', 'assigned', 'en_route')) AS danger_unattended
+        SELECT i.*, (i.category = 'danger' AND i.status IN ('reported', 'assigned', 'en_route')) AS danger_unattended,
+               count(*) OVER () AS total
         FROM incident i
         WHERE i.status IN ('reported', 'assigned', 'en_route', 'on_site')
           AND (CAST(:crew_id AS integer) IS NULL OR i.crew_id = :crew_id)

@@ -389,3 +389,29 @@ async def test_reassigning_a_job_a_crew_could_not_fix_clears_the_flag(session, d
     await session.commit()
     await actions.reassign_crew(session, job_id, second_id, desk)
     assert (await fresh(session, job_id)).flag is None
+
+
+async def test_a_long_queue_says_how_many_it_leaves_out(session, client):
+    """In a storm the queue shows the most urgent first, and says how many open incidents there are in all."""
+    open_now = (await session.exec(text("SELECT count(*) FROM incident WHERE status IN "
+                                        "('reported', 'assigned', 'en_route', 'on_site')"))).scalar_one()
+    shown = await open_queue(session, limit=2)
+    assert len(shown) == 2 and all(row.total == open_now for row in shown)
+    reported = (await session.exec(text("SELECT count(*) FROM incident WHERE status = 'reported'"))).scalar_one()
+    assert (await open_queue(session, status="reported", limit=1))[0].total == reported  # the filters count too
+
+    from server.dispatch import routes as dispatch_routes
+    await sign_in(client, "dispatcher")
+    page = await client.get("/dispatch/", headers={"accept": "text/html"})
+    assert f"{open_now} open incidents" in page.text and "most urgent are shown" not in page.text
+    original = dispatch_routes.open_queue
+
+    async def short_queue(db_session, **filters):
+        return await original(db_session, limit=2, **filters)
+
+    dispatch_routes.open_queue = short_queue
+    try:
+        page = await client.get("/dispatch/", headers={"accept": "text/html"})
+    finally:
+        dispatch_routes.open_queue = original
+    assert f"{open_now} open incidents: the 2 most urgent are shown" in page.text
