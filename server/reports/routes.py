@@ -157,7 +157,8 @@ class AgentPages(Controller):
     async def agent_home(self, request: HTMXRequest, db_session: DbSession) -> Template:
         query = request.query_params.get("q", "").replace("\x00", "")[:60].strip()
         region = request.app.state.settings.locale.phone_region
-        callers = await find_callers(db_session, query, region) if query else []
+        grouping = await grouping_from(db_session, request.app.state.settings)
+        callers = await find_callers(db_session, query, region, grouping) if query else []
         # Calling from their own phone is the usual case; else the number on file.
         context = {"query": query, "callers": callers, "caller_phone": normalise_phone(query, region),
                    "categories": CATEGORY_LABELS}

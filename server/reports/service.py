@@ -258,33 +258,33 @@ class Caller:
     incident_category: str | None
 
 
-# Their transformer's open incident first, else the nearest open one within 500 m.
 _CALLERS = text("""
-    SELECT c.meter_no, c.name, c.phone, c.language, t.code AS transformer, z.name AS zone,
-           i.code AS incident_code, i.status AS incident_status, i.etr AS incident_etr,
-           i.report_count AS incident_reports, i.category AS incident_category
+    SELECT c.meter_no, c.name, c.phone, c.language, t.code AS transformer, z.name AS zone
     FROM customer c
     LEFT JOIN transformer t ON t.id = c.transformer_id
     LEFT JOIN zone z ON ST_Covers(z.area, c.location::geometry)
-    LEFT JOIN LATERAL (
-        SELECT i.* FROM incident i
-        WHERE i.status IN ('reported', 'assigned', 'en_route', 'on_site')
-          AND (i.transformer_id = c.transformer_id OR ST_DWithin(i.location, c.location, 500))
-        ORDER BY (i.transformer_id = c.transformer_id) DESC NULLS LAST, i.location <-> c.location
-        LIMIT 1
-    ) i ON true
     WHERE c.phone = :phone OR c.meter_no = :meter_no
     ORDER BY c.meter_no
     LIMIT 5
 """)
 
 
-async def find_callers(session: AsyncSession, query: str, region: str) -> list[Caller]:
-    """Customers matching what the caller said: a phone number (any way it is written) or a meter number."""
+async def find_callers(session: AsyncSession, query: str, region: str,
+                       grouping: rules.GroupingRules = rules.GroupingRules()) -> list[Caller]:
+    """Customers matching what the caller said (a phone number, any way it is written, or a meter number),
+    each with the open fault a "no power" call from them would join: by the same rule that files the call,
+    so the agent never promises a fault the call then does not join."""
     meter = query.strip().upper().replace(" ", "")
     phone = normalise_phone(query, region)
-    rows = await session.exec(_CALLERS, params={"phone": phone, "meter_no": meter})
-    return [Caller(**row._mapping) for row in rows]
+    callers = []
+    for row in await session.exec(_CALLERS, params={"phone": phone, "meter_no": meter}):
+        entry = ReportInput("no_power", None, None, None, row.meter_no, "", row.language)
+        known = await known_incident_at(session, entry, grouping)
+        callers.append(Caller(**row._mapping, incident_code=known and known.code,
+                              incident_status=known and known.status, incident_etr=known and known.etr,
+                              incident_reports=known and known.report_count,
+                              incident_category=known and known.category))
+    return callers
 
 
 async def known_incident_at(session: AsyncSession, entry: ReportInput,

@@ -57,3 +57,42 @@ async def test_logging_a_call_with_bad_input_says_why(agent):
     assert response.status_code == 422 and "do not know this meter number" in response.text
     response = await agent.post("/agent/calls", data={"_csrf_token": token})
     assert response.status_code == 422 and "Choose what is wrong" in response.text
+
+
+async def test_the_fault_shown_is_the_one_the_call_joins(agent, database_url):
+    """A fault on another transformer nearby is not this caller's: the screen shows what filing the call
+    would join, by the same grouping rule (it showed any open fault within 500 m before)."""
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        found = conn.execute("""
+            SELECT c.meter_no, i.code FROM customer c JOIN incident i
+              ON i.status IN ('reported', 'assigned', 'en_route', 'on_site')
+             AND i.transformer_id IS DISTINCT FROM c.transformer_id AND ST_DWithin(i.location, c.location, 500)
+            WHERE c.transformer_id IS NOT NULL AND NOT EXISTS (
+                SELECT 1 FROM incident j WHERE j.transformer_id = c.transformer_id
+                  AND j.status IN ('reported', 'assigned', 'en_route', 'on_site'))
+            LIMIT 1""").fetchone()
+    assert found, "the demo city has a customer near someone else's fault"
+    meter_no, nearby_code = found
+    page = await agent.get("/agent", params={"q": meter_no}, headers={"hx-request": "true"})
+    shown = page.text.split("Known fault here")[1].split("</strong>")[0] if "Known fault here" in page.text else None
+    token = await csrf_token(agent, "/agent")
+    logged = await agent.post("/agent/calls", data={"meter_no": meter_no, "phone": "+254700123987",
+                                                    "category": "no_power", "_csrf_token": token})
+    assert logged.status_code == 201
+    joined = logged.text.split('class="code">')[1].split("<")[0]
+    if shown is None:
+        assert "New fault logged." in logged.text and joined != nearby_code
+    else:
+        assert shown.strip(": ") == joined and "Call added to the known fault." in logged.text
+
+
+async def test_a_caller_found_by_meter_with_no_phone_on_file_is_asked_for_one(agent, database_url):
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+        meter_no = conn.execute("UPDATE customer SET phone = NULL WHERE id = (SELECT min(id) FROM customer "
+                                "WHERE phone IS NOT NULL) RETURNING meter_no").fetchone()[0]
+    page = await agent.get("/agent", params={"q": meter_no}, headers={"hx-request": "true"})
+    assert f'id="phone-{meter_no}"' in page.text and "Caller&#39;s phone number" in page.text.replace("'", "&#39;")
+    token = await csrf_token(agent, "/agent")
+    logged = await agent.post("/agent/calls", data={"meter_no": meter_no, "phone": "0722 555 123",
+                                                    "category": "no_power", "_csrf_token": token})
+    assert logged.status_code == 201
