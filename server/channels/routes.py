@@ -13,6 +13,7 @@ from litestar.enums import MediaType
 from server.channels import gateway, service, ussd
 from server.channels.messages import Refusal, refusal_text
 from server.db import DbSession
+from server.notify.segments import sms_text
 from server.staff.guards import PUBLIC
 
 USSD_FIELDS = ("sessionId", "serviceCode", "phoneNumber", "text")
@@ -49,5 +50,5 @@ class GatewayCallbacks(Controller):
             return _plain(rejected.message, rejected.status)
         if not call.within_ip_limit:
             locale = service.reply_locale(settings.locale.default_language, settings)
-            return _plain(refusal_text(Refusal.too_many, locale), 429)
+            return _plain(sms_text(refusal_text(Refusal.too_many, locale), locale.lang), 429)
         return _plain(await service.answer_sms(db_session, call.phone, call.fields["text"], settings))

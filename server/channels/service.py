@@ -18,6 +18,7 @@ from server.assets.models import Customer
 from server.channels import sms, ussd
 from server.channels.messages import Filed, IncidentView, Refusal, ReplyLocale
 from server.incidents.models import OPEN_STATUSES, Incident
+from server.notify.segments import sms_text
 from server.reports.models import Category, Channel, Report
 from server.reports.rules import ReportInput
 from server.reports.service import IntakeRefused, grouping_from, take_report
@@ -150,4 +151,4 @@ async def answer_sms(session: AsyncSession, phone: str, text: str, settings: Set
         outcome = await incident_by_code(session, command.argument)
     elif command.kind is sms.CommandKind.status and not command.given:
         outcome = await latest_report_incident(session, phone)
-    return sms.reply_text(command, outcome, locale)
+    return sms_text(sms.reply_text(command, outcome, locale), lang)  # one SMS, not two, in Albanian

@@ -372,3 +372,14 @@ async def test_limits_per_address_and_per_phone(database_url, test_settings, db)
     # Four reports against one an hour, whatever hour they straddle: the phone is stopped on every channel.
     assert replies[0].startswith("Thank you") or replies[1].startswith("Thank you")
     assert any(r.removeprefix("END ").startswith("Too many reports from here") for r in replies)
+
+
+async def test_sms_replies_in_albanian_fit_one_message(client, db):
+    """Albanian's ë and ç are not GSM-7: left as they are, every reply would go as UCS-2 (70 characters a
+    message); folded to e and c, a reply is one GSM-7 message, as the notices are."""
+    from server.notify.segments import is_gsm7, sms_cost
+    customer = await fresh_customer(db, "sq")
+    filed = await sms(client, customer.phone, f"POWER {customer.meter_no}")
+    code = code_in(filed.text)
+    for reply in (filed, await sms(client, customer.phone, f"STATUS {code}"), await sms(client, customer.phone, "HELP")):
+        assert is_gsm7(reply.text) and sms_cost(reply.text)[2] == 1, reply.text
