@@ -92,6 +92,12 @@ def surfaces(sample):
         ("dispatcher", "/dispatch"), ("dispatcher", f"/dispatch/incidents/{sample['incident']}"),
         ("lineman", "/crew"), ("supervisor", "/supervisor"),
         ("admin", "/admin"), ("admin", "/admin/sms"), ("supervisor", "/profile"),
+        ("admin", "/admin/crews"), ("admin", "/admin/crews/1"), ("admin", "/admin/staff/1"), ("admin", "/admin/zones"),
+        ("admin", "/admin/settings"), ("admin", "/admin/imports"), ("admin", "/admin/sms-inbox"),
+        ("dispatcher", "/planned"), ("supervisor", "/broadcasts"), ("dispatcher", "/dispatch/crews?q=a"),
+        ("supervisor", "/supervisor/sla"), ("supervisor", "/supervisor/figures"),
+        ("supervisor", f"/supervisor/incidents/{sample['incident']}/timeline"), ("supervisor", "/supervisor/audit"),
+        ("supervisor", "/supervisor/conflicts"),
     ]
 
 
