@@ -27,7 +27,7 @@ def _serve(database_url: str) -> None:
     from server.app import create_app
     settings = get_settings()
     uvicorn.run(create_app(database_url), host=settings.server.host, port=settings.server.port,
-                proxy_headers=True, log_level="info")
+                proxy_headers=True, forwarded_allow_ips=settings.server.trusted_proxies, log_level="info")
 
 
 @click.group()

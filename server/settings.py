@@ -37,6 +37,9 @@ class ServerSettings:
     # FAULTLINE_HOST / FAULTLINE_PORT: where `faultline serve` listens.
     host: str = field(default_factory=lambda: _env("FAULTLINE_HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(_env("FAULTLINE_PORT", "8000")))
+    # FAULTLINE_TRUSTED_PROXIES: the reverse proxies (comma-separated addresses, or *) whose
+    # X-Forwarded-For names the customer: rate limits count each customer, not the proxy.
+    trusted_proxies: str = field(default_factory=lambda: _env("FAULTLINE_TRUSTED_PROXIES", "127.0.0.1"))
     # FAULTLINE_DATA_DIR: secrets, the local database cluster (if provisioned), uploads.
     data_dir: Path = field(
         default_factory=lambda: Path(_env("FAULTLINE_DATA_DIR", str(PROJECT_ROOT / "data"))).resolve()

@@ -110,3 +110,43 @@ def test_demo_grows_to_the_asked_size_and_no_further(cli_env, database_url):
     assert "added 0 customers" in result.output
     with psycopg.connect(libpq_url(database_url)) as conn:
         assert conn.execute("SELECT count(DISTINCT meter_no) FROM customer").fetchone()[0] == 10500
+
+
+@pytest.mark.parametrize("trusted, one_by_one", [("127.0.0.1", True), ("10.9.9.9", False)])
+def test_customers_behind_a_trusted_proxy_are_counted_one_by_one(database_url, tmp_path, trusted, one_by_one):
+    """`faultline serve` believes X-Forwarded-For from FAULTLINE_TRUSTED_PROXIES only: behind the proxy each
+    customer has their own rate-limit bucket; from anyone else the header is ignored."""
+    import os
+    import re
+    import secrets
+    import socket
+    import sys
+    import time
+
+    import httpx
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = dict(os.environ, DATABASE_URL=database_url, FAULTLINE_PORT=str(port), FAULTLINE_DATA_DIR=str(tmp_path),
+               FAULTLINE_RATE_PER_IP="2", FAULTLINE_TRUSTED_PROXIES=trusted, FAULTLINE_WORKER="off")
+    server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            for _ in range(150):
+                try:
+                    if http.get("/outages.geojson").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            token = re.search(r'name="_csrf_token" value="([^"]+)"', http.get("/").text).group(1)
+            prefix = f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}."  # fresh customers each run
+            answers = [http.post("/report", data={"_csrf_token": token},
+                                 headers={"x-forwarded-for": f"{prefix}{n + 1}"}).status_code for n in range(4)]
+    finally:
+        server.terminate()
+        server.wait()
+    if one_by_one:
+        assert answers == [422] * 4  # each its own bucket: only the empty form is refused
+    else:
+        assert 429 in answers  # one bucket for all: the third within the minute at the latest
