@@ -8,6 +8,7 @@
   var JOBS_CACHE = "faultline-map-jobs";
   var TOP_KEY = "faultline-map-top";     // the highest zoom saved: the map draws closer views from it
   var JOBS_KEY = "faultline-map-jobs";   // job id → the tiles kept for it
+  var SAVED_KEY = "faultline-map-saved"; // which zone's map is saved, and its size
   var keeping = false;
 
   function topZoom() { return Number(localStorage.getItem(TOP_KEY)) || 16; }
@@ -74,6 +75,7 @@
         });
       }).then(function () {
         localStorage.setItem(TOP_KEY, String(area.max_zoom));
+        localStorage.setItem(SAVED_KEY, JSON.stringify({ manifest: box.dataset.manifest, megabytes: megabytes }));
         say(box, "msgDone", { count: area.count, megabytes: megabytes });
         box.dataset.state = "done";
       });
@@ -114,6 +116,18 @@
       });
     }).catch(function () {}).then(function () { keeping = false; });
   }
+
+  // After a reload the lineman still sees that this zone's map is on the phone.
+  function showSaved() {
+    var box = document.querySelector("[data-offline-map]");
+    var saved = JSON.parse(localStorage.getItem(SAVED_KEY) || "null");
+    var zone = function (url) { return String(url).split("?")[0]; };
+    if (!box || !saved || zone(saved.manifest) !== zone(box.dataset.manifest)) return;
+    say(box, "msgDone", { megabytes: saved.megabytes });
+    box.dataset.state = "done";
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", showSaved);
+  else showSaved();
 
   document.addEventListener("click", function (event) {
     var box = event.target.closest && event.target.closest("[data-offline-map]");

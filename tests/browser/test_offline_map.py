@@ -100,6 +100,7 @@ async def test_save_the_zone_map_and_use_it_offline(browser, live_server):
     assert await page.evaluate("localStorage.getItem('faultline-map-top')") == "15"
 
     await page.reload()  # make sure the service worker controls the page
+    await expect(box).to_contain_text("works with no signal")  # still said after a reload
     await _signal(context, False)
     for tile in (area["tiles"][0], area["tiles"][len(area["tiles"]) // 2], area["tiles"][-1]):
         status = await page.evaluate("(url) => fetch(url).then(r => r.status + ':' + r.headers.get('content-type'))",
