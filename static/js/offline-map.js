@@ -61,6 +61,11 @@
     box.dataset.state = "saving";
     var persisted = navigator.storage && navigator.storage.persist ? navigator.storage.persist() : Promise.resolve();
     return persisted.then(function () { return manifest(box.dataset.manifest); }).then(function (area) {
+      if (!area.count) {  // not even the widest view fits under the cap: say so, keep what is there
+        say(box, "msgTooLarge");
+        box.dataset.state = "too-large";
+        return;
+      }
       var megabytes = (area.bytes / 1048576).toFixed(1);
       bar.max = area.count;
       bar.value = 0;

@@ -116,6 +116,16 @@ async def test_save_the_zone_map_and_use_it_offline(browser, live_server):
     stored = await page.evaluate("caches.open('faultline-map-tiles').then((c) => c.keys())"
                                  ".then((keys) => keys.map((k) => new URL(k.url).pathname))")
     assert sorted(stored) == sorted(small["tiles"])
+
+    # An area that does not fit the cap even at its widest view is said so, and the saved map stays.
+    await page.route("**/maps/offline/zones/1?max_zoom=11", lambda route: route.fulfill(json={
+        **small, "tiles": [], "count": 0, "bytes": 0, "max_zoom": 10, "capped": True}))
+    await box.evaluate("(box, url) => box.dataset.manifest = url", "/maps/offline/zones/1?max_zoom=11")
+    await page.get_by_role("button", name="Save the map for use with no signal").click()
+    await expect(box).to_have_attribute("data-state", "too-large")
+    await expect(box).to_contain_text("larger than this phone may keep")
+    assert await page.evaluate("caches.open('faultline-map-tiles').then((c) => c.keys()).then((k) => k.length)") \
+        == len(small["tiles"])
     await context.close()
 
 

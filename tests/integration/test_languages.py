@@ -16,7 +16,8 @@ ENGLISH_WORDS = {"the", "a", "an", "to", "of", "is", "are", "your", "we", "and",
                  "it", "be", "not", "you", "no", "yet", "here", "what", "where", "when", "please", "our", "has"}
 VISIBLE_ATTRIBUTES = ("aria-label", "placeholder", "title", "alt", "data-msg-locating", "data-msg-located",
                       "data-msg-picked", "data-msg-failed", "data-msg-map-failed", "data-msg-offline",
-                      "data-msg-stale")
+                      "data-msg-stale", "data-msg-progress", "data-msg-done", "data-msg-too-large",
+                      "data-msg-no-signal", "data-msg-request-failed")
 
 
 class VisibleText(HTMLParser):
