@@ -30,8 +30,8 @@ log = logging.getLogger("faultline.notify")
 
 _NEXT_DUE = text("""
     SELECT o.id, o.channel, o.kind, o.incident_id, o.recipient, o.language, o.payload, o.dedupe_key, o.attempts,
-           s.p256dh, s.auth, r.phone
-    FROM outbox o LEFT JOIN push_subscription s ON s.id = o.subscription_id LEFT JOIN report r ON r.id = s.report_id
+           s.p256dh, s.auth
+    FROM outbox o LEFT JOIN push_subscription s ON s.id = o.subscription_id
     WHERE o.status = 'pending' AND o.next_try_at <= now()
     ORDER BY o.next_try_at, o.id
     FOR UPDATE OF o SKIP LOCKED
@@ -46,24 +46,27 @@ _RECORD = text("""
 
 _SMS_SENDER = text("SELECT sms_sender FROM operator_settings WHERE id = 1")
 # Keyed as queue_incident_notice keys an SMS (incident:kind[:etr]:phone): a phone already texted this
-# notice, by its own report or another's fallback, is not texted again.
+# notice, by its own report or another's fallback, is not texted again. Runs only when a subscription is gone,
+# before it is deleted: the report's phone is looked up then, not for every message sent.
 _SMS_INSTEAD = text("""
     INSERT INTO outbox (channel, kind, incident_id, recipient, language, payload, dedupe_key)
-    VALUES ('sms', :kind, :incident_id, :phone, :language, CAST(:payload AS jsonb), :dedupe_key)
+    SELECT 'sms', :kind, :incident_id, r.phone, :language, CAST(:payload AS jsonb), :key_prefix || r.phone
+    FROM push_subscription s JOIN report r ON r.id = s.report_id
+    WHERE s.endpoint = :endpoint AND r.phone IS NOT NULL
     ON CONFLICT (dedupe_key) DO NOTHING
 """)
 
 
 def sms_instead(row) -> dict | None:
-    """The SMS that replaces a push to a subscription that is gone: the same words, with the anti-fraud
-    line, for the report's phone (None: the report left no phone)."""
-    if row.channel != "push" or not row.phone or not row.dedupe_key.endswith(row.recipient):
+    """The SMS that replaces a push to a subscription that is gone: the same words, with the anti-fraud line,
+    for the report's phone (none is queued when the report left no phone)."""
+    if row.channel != "push" or not row.dedupe_key.endswith(row.recipient):
         return None
     payload = row.payload if isinstance(row.payload, dict) else json.loads(row.payload)
     words = f"{payload['body']} {gettext(row.language, ANTI_FRAUD)}"
-    return {"kind": row.kind, "incident_id": row.incident_id, "phone": row.phone, "language": row.language,
+    return {"kind": row.kind, "incident_id": row.incident_id, "language": row.language, "endpoint": row.recipient,
             "payload": json.dumps({"text": sms_text(words, row.language)}, ensure_ascii=False),
-            "dedupe_key": row.dedupe_key[:-len(row.recipient)] + row.phone}
+            "key_prefix": row.dedupe_key[:-len(row.recipient)]}
 
 
 class Courier:

@@ -288,14 +288,8 @@
     return running;
   }
 
-  function counts() {
-    return Promise.all([mine("outbox"), mine("photos")]).then(function (c) {
-      return { mutations: c[0].length, photos: c[1].length };
-    });
-  }
-
   scope.FaultlineOutbox = {
-    open: open, use: use, enqueue: enqueue, savePhoto: savePhoto, sync: sync, counts: counts, all: all,
+    open: open, use: use, enqueue: enqueue, savePhoto: savePhoto, sync: sync, all: all,
     mine: mine, othersWaiting: othersWaiting, getMeta: getMeta, setMeta: setMeta, uuid: uuid, note: note
   };
 })(typeof self !== "undefined" ? self : window);

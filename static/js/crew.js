@@ -62,11 +62,11 @@
   }
 
   function render() {
-    return Promise.all([box.all("jobs"), box.mine("outbox"), box.counts(), box.getMeta("last_sync:" + user, null),
+    return Promise.all([box.all("jobs"), box.mine("outbox"), box.mine("photos"), box.getMeta("last_sync:" + user, null),
                         box.mine("log"), box.othersWaiting()]).then(function (got) {
-      var outbox = got[1].sort(function (a, b) { return a.id - b.id; });
+      var outbox = got[1];  // oldest first
       var jobs = got[0].map(function (job) { return withPending(job, outbox); });
-      var waiting = got[2].mutations + got[2].photos;
+      var waiting = outbox.length + got[2].length;
       pendingText.textContent = waiting
         ? fill(labels.pending[waiting === 1 ? "one" : "other"], { n: waiting }) : words.nothing_pending;
       lastSyncText.textContent = got[3] ? fill(words.last_sync, { time: localTime(got[3]) }) : words.never_synced;

@@ -94,10 +94,12 @@
   // Called after each sync while online; a failed area is tried again at the next one.
   function keepAround(jobs) {
     if (keeping || !window.caches || navigator.onLine === false) return Promise.resolve();
-    keeping = true;
     var kept = JSON.parse(localStorage.getItem(JOBS_KEY) || "{}");
     var present = {};
     jobs.forEach(function (job) { if (job.latitude != null) present[job.id] = job; });
+    var within = function (a, b) { return Object.keys(a).every(function (id) { return id in b; }); };
+    if (within(present, kept) && within(kept, present)) return Promise.resolve();  // the same jobs: nothing to do
+    keeping = true;
     return caches.open(JOBS_CACHE).then(function (cache) {
       var chain = Promise.resolve();
       Object.keys(present).forEach(function (id) {
