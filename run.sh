@@ -3,4 +3,4 @@
 # (virtualenv, Python packages, PostGIS, migrations, demo data, secrets). Safe to run again.
 set -euo pipefail
 source "$(dirname "$0")/scripts/bootstrap.sh"
-exec .venv/bin/faultline up "$@"
+exec "$VENV/bin/faultline" up "$@"
