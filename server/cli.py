@@ -21,11 +21,24 @@ def _database_url(may_install: bool = False) -> str:
         sys.exit(2)
 
 
+def _say_public_url(settings) -> None:
+    """The links customers get by SMS and push must reach this server: say which, and warn when unsure."""
+    click.echo(f"Tracking links in SMS and push start with {settings.public_url}/t/")
+    if not settings.notify.public_url:
+        if settings.public_url != settings.listen_url:
+            click.echo(f"Warning: listening on every interface ({settings.listen_url}); links use this machine's "
+                       f"name. Set FAULTLINE_PUBLIC_URL to the address customers open.", err=True)
+    elif settings.public_url != settings.listen_url:
+        click.echo(f"Warning: FAULTLINE_PUBLIC_URL ({settings.public_url}) is not where this server listens "
+                   f"({settings.listen_url}); make sure it reaches this server (a reverse proxy, say).", err=True)
+
+
 def _serve(database_url: str) -> None:
     import uvicorn
 
     from server.app import create_app
     settings = get_settings()
+    _say_public_url(settings)
     uvicorn.run(create_app(database_url), host=settings.server.host, port=settings.server.port,
                 proxy_headers=True, forwarded_allow_ips=settings.server.trusted_proxies, log_level="info")
 
@@ -57,12 +70,14 @@ def up(demo: bool, customers: int, serve_after: bool) -> None:
             click.echo(f"Demo city loaded: {summary.customers_total} customers in {summary.seconds:.1f} s.")
         else:
             click.echo(f"Demo city already loaded ({summary.customers_total} customers).")
-    address = f"http://{settings.server.host}:{settings.server.port}"
+    address = settings.listen_url
     click.echo(f"\nFaultline is at {address}/  (customer page: report a power problem)")
     if demo:
         click.echo(f"Staff sign-in at {address}/login — every demo account's password is {city.DEMO_PASSWORD!r}:")
         for username, _name, role in city.DEMO_STAFF:
             click.echo(f"  {role:<11} {username}")
+    if not serve_after:
+        _say_public_url(settings)
     if serve_after:
         _serve(url)
 

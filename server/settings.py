@@ -6,6 +6,7 @@ the demo on one machine, and secrets are generated into the data folder on first
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -115,8 +116,9 @@ class NotifySettings:
     sms_sender: str = field(default_factory=lambda: _env("FAULTLINE_SMS_SENDER", "Faultline"))
     # FAULTLINE_PLANNED_NOTICE_HOURS: customers in a planned outage's area are told this long before it starts.
     planned_notice_hours: int = field(default_factory=lambda: int(_env("FAULTLINE_PLANNED_NOTICE_HOURS", "24")))
-    # FAULTLINE_PUBLIC_URL: the address customers open (tracking links in SMS and push).
-    public_url: str = field(default_factory=lambda: _env("FAULTLINE_PUBLIC_URL", "http://127.0.0.1:8000"))
+    # FAULTLINE_PUBLIC_URL: the address customers open (tracking links in SMS and push); empty means where
+    # `faultline serve` listens (Settings.public_url).
+    public_url: str = field(default_factory=lambda: _env("FAULTLINE_PUBLIC_URL", ""))
     # FAULTLINE_WORKER: "in-process" sends from `faultline serve`; "off" leaves it to `faultline worker`.
     worker: str = field(default_factory=lambda: _env("FAULTLINE_WORKER", "in-process"))
 
@@ -129,6 +131,24 @@ class Settings:
     intake: IntakeSettings = field(default_factory=IntakeSettings)
     maps: MapSettings = field(default_factory=MapSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
+
+    @property
+    def listen_url(self) -> str:
+        """Where `faultline serve` listens, as a URL."""
+        host = self.server.host
+        return f"http://{'[' + host + ']' if ':' in host else host}:{self.server.port}"
+
+    @property
+    def public_url(self) -> str:
+        """The base of every link customers are sent: FAULTLINE_PUBLIC_URL, else where the server listens.
+
+        Never the request's Host header: anyone can send one, and these links go out by SMS. Listening on
+        every interface (0.0.0.0) names no address, so the machine's own name stands in for it."""
+        if self.notify.public_url:
+            return self.notify.public_url.rstrip("/")
+        if self.server.host in ("0.0.0.0", "::", ""):
+            return f"http://{socket.gethostname()}:{self.server.port}"
+        return self.listen_url
 
 
 @lru_cache

@@ -55,7 +55,7 @@ async def queue_incident_notice(session: AsyncSession, incident: Incident, kind:
     rows = (await session.exec(_RECIPIENTS, params={"incident_id": incident.id})).all()
     queued, texted = 0, set()
     for row in rows:
-        link = f"{settings.notify.public_url.rstrip('/')}/t/{row.tracking_token}"
+        link = f"{settings.public_url}/t/{row.tracking_token}"
         values = _values(incident, kind, row.language, link, settings, crew_code)
         if row.subscription_id is not None:
             channel, recipient = "push", row.endpoint

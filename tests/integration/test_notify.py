@@ -205,3 +205,20 @@ async def test_the_sms_sender_an_administrator_sets_is_used_at_once(engine, data
             await save_overrides(session, {"sms_sender": None}, None)  # back to FAULTLINE_SMS_SENDER
     texts = _sms_log(test_settings)[sms_before:]
     assert [(t["to"], t["from"]) for t in texts] == [("+254711100075", "KPLC")]
+
+
+async def test_sms_links_follow_the_port_served_when_no_public_url_is_set(engine, database_url, test_settings):
+    """FAULTLINE_PORT=8101 without FAULTLINE_PUBLIC_URL: the link in the SMS is on 8101, not 8000."""
+    from dataclasses import replace
+    settings = replace(test_settings, server=replace(test_settings.server, host="127.0.0.1", port=8101),
+                       notify=replace(test_settings.notify, public_url=""))
+    receipt, = await _incident_with_reports(engine, database_url, 72, [("+254711100021", "sw")])
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        incident = await session.get(Incident, receipt.incident.id)
+        incident.status = "restored"
+        assert await queue_incident_notice(session, incident, "restored", settings) == 1
+        await session.commit()
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        text, = conn.execute("SELECT payload->>'text' FROM outbox WHERE incident_id = %s AND recipient = %s "
+                             "AND kind = 'restored'", (receipt.incident.id, "+254711100021")).fetchone()
+    assert f"http://127.0.0.1:8101/t/{receipt.report.tracking_token}" in text
