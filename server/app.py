@@ -4,22 +4,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import asynccontextmanager, suppress
+from typing import Annotated
 
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
-from litestar import Litestar, Request, Response
+from litestar import Litestar, Request, Response, get
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
-from litestar.datastructures import CacheControlHeader
 from litestar.openapi.config import OpenAPIConfig
+from litestar.params import FromPath, QueryParameter
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.router import Router
 from litestar.di import Provide
-from litestar.exceptions import HTTPException, NotAuthorizedException
+from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
 from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
-from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
 
@@ -46,13 +46,13 @@ from server.reports.api import IntakeApi
 from server.reports.routes import AgentPages, CustomerPages
 from server.secrets import load_or_create_secrets
 from server.settings import PROJECT_ROOT, Settings, get_settings
+from server.static_files import MAP_LIBRARY, StaticTree
 from server.staff.guards import PUBLIC, role_guard
 from server.staff.middleware import StaffAndLanguageMiddleware, reader_language
 from server.staff.routes import StaffAuth
 
 log = logging.getLogger("faultline")
 TEMPLATES = PROJECT_ROOT / "web" / "templates"
-STATIC = PROJECT_ROOT / "static"
 
 
 def _template_environment(settings: Settings) -> Environment:
@@ -65,6 +65,9 @@ def _template_environment(settings: Settings) -> Environment:
     # Error pages render even where no route matched, so nothing here may assume the middleware ran.
     env.globals["page_lang"] = pass_context(lambda context: i18n._lang(context))
     env.globals["signed_in"] = pass_context(lambda context: context["request"].scope.get("user"))
+    # {{ static('js/crew.js') }}: the file's URL at its current content (server/static_files.py).
+    env.globals["static"] = pass_context(lambda context, name: context["request"].app.state.static.url(name))
+    env.globals["MAP_LIBRARY"] = MAP_LIBRARY
 
     @pass_context
     def localtime(context, value, form: str = "medium") -> str:
@@ -124,6 +127,20 @@ def _unexpected_error(request: Request, exc: Exception) -> Response:
                          N_("Something went wrong on our side. Please try again in a minute."))
 
 
+@get("/static/{name:path}", opt=PUBLIC, include_in_schema=False)
+async def static_file(request: Request, name: FromPath[str],
+                      v: Annotated[str | None, QueryParameter(max_length=40)] = None) -> Response:
+    """A static file: kept for good when its URL names this very content, else revalidated each time."""
+    found = request.app.state.static.answer(name.lstrip("/"), v)
+    if found is None:
+        raise NotFoundException()
+    file, cache_control = found
+    headers = {"cache-control": cache_control, "etag": f'"{file.digest}"'}
+    if request.headers.get("if-none-match") == headers["etag"]:
+        return Response(b"", status_code=304, headers=headers)
+    return Response(file.body, media_type=file.media_type, headers=headers)
+
+
 def make_courier(settings: Settings, secrets: dict[str, str]) -> Courier:
     push = PushSender(secrets["vapid_private_key"], settings.notify.vapid_subject, settings.notify.push_ttl_seconds)
     return Courier(push, gateway_from(settings))
@@ -133,7 +150,8 @@ def resolve_database_url(settings: Settings, may_install: bool = False) -> str:
     return ensure_database(ensure_server(settings, may_install=may_install), "faultline")
 
 
-def create_app(database_url: str | None = None, settings: Settings | None = None) -> Litestar:
+def create_app(database_url: str | None = None, settings: Settings | None = None,
+               static: StaticTree | None = None) -> Litestar:
     settings = settings or get_settings()
     database_url = database_url or resolve_database_url(settings)
     secrets = load_or_create_secrets(settings.server.data_dir)
@@ -167,9 +185,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
         route_handlers=[
             CustomerPages, StaffAuth, DispatchConsole, CrewShiftButtons, AgentPages, CrewPages, CrewWorker, SupervisorPages, AdminPages, MapLayers,
             GatewayCallbacks, PublicOutages, IntakeApi, SyncEndpoints, PushSubscriptions, SmsInbox,
-            PlannedOutages, Broadcasts,
-            create_static_files_router(path="/static", directories=[STATIC], opt=PUBLIC,
-                                       cache_control=CacheControlHeader(max_age=86400, public=True)),
+            PlannedOutages, Broadcasts, static_file,
         ],
         dependencies={"db_session": Provide(db_session)},
         guards=[role_guard],
@@ -199,6 +215,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
         debug=False,
     )
     app.state.engine = engine
+    app.state.static = static or StaticTree()  # replaced by tests to deploy changed files
     app.state.vapid_public_key = secrets["vapid_public_key"]
     app.state.settings = settings
     return app

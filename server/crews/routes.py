@@ -10,13 +10,8 @@ from server.db import DbSession
 from server.i18n import gettext, translations
 from server.incidents.rules import STATUS_LABELS
 from server.reports.rules import CATEGORY_LABELS
-from server.service_workers import worker_source
 from server.staff.guards import PUBLIC, roles
 from sync.conflicts import MUTATION_LABELS
-
-# Bumped to ship a new app version without new static files (tests use it to deploy "a new version").
-RELEASE = "1"
-
 
 def app_labels(lang: str) -> dict:
     """The words the app shows while offline, in the lineman's language (the page is cached as rendered)."""
@@ -46,6 +41,6 @@ class CrewWorker(Controller):
     opt = PUBLIC  # code, not data; it must load while the session is expired so queued work is kept
 
     @get("/crew/sw.js", media_type="text/javascript", cache_control=CacheControlHeader(no_cache=True))
-    async def service_worker(self) -> Response:
-        return Response(worker_source("crew-sw.js", RELEASE), media_type="text/javascript",
+    async def service_worker(self, request: Request) -> Response:
+        return Response(request.app.state.static.worker_source("crew-sw.js", "crew"), media_type="text/javascript",
                         headers={"Service-Worker-Allowed": "/crew"})

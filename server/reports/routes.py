@@ -5,7 +5,7 @@ import re
 from datetime import timedelta
 from typing import Annotated
 
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import ClientException, NotFoundException, ValidationException
 from litestar.params import Body, FromPath
@@ -14,7 +14,7 @@ from litestar.plugins.htmx import HTMXRequest
 from litestar.response import File, Redirect, Response, Template
 
 from server.db import DbSession
-from server.service_workers import STATIC, worker_source
+from server.static_files import STATIC
 from server.forms import clean_form, safe_next_path
 from server.media import PhotoRefused, store_report_photo
 from server.i18n import N_
@@ -64,9 +64,10 @@ class CustomerPages(Controller):
     opt = PUBLIC
 
     @get("/sw.js", media_type="text/javascript", cache_control=CacheControlHeader(no_cache=True))
-    async def service_worker(self) -> Response:
+    async def service_worker(self, request: Request) -> Response:
         # Served from the root so it may look after "/" and "/t/…", not only /static/.
-        return Response(worker_source("customer-sw.js"), media_type="text/javascript",
+        return Response(request.app.state.static.worker_source("customer-sw.js", "customer"),
+                        media_type="text/javascript",
                         headers={"Service-Worker-Allowed": "/"})
 
     @get("/favicon.ico", cache_control=CacheControlHeader(max_age=86400, public=True))

@@ -1,25 +1,21 @@
 // The crew app's service worker (scope /crew): the app shell opens with no signal, and queued work is
 // pushed by Background Sync when the phone is back online even if the app is closed.
 // A new version only swaps the cached shell: the outbox lives in IndexedDB and is never touched here.
+// The server fills in the shell (server/static_files.py): static URLs carry their content's hash.
 "use strict";
-importScripts("/static/js/crew-outbox.js");
 const VERSION = "__VERSION__";
+const SHELL = __SHELL__;
+const URLS = __URLS__;
+importScripts(URLS["js/crew-outbox.js"]);
+importScripts(URLS["js/shell-cache.js"]);
 const CACHE = "faultline-crew-" + VERSION;
-const SHELL = ["/crew", "/static/css/app.css", "/static/js/crew-outbox.js", "/static/js/crew.js",
-               "/static/vendor/htmx-2.0.11.min.js", "/static/js/problems.js", "/static/js/offline-map.js",
-               "/static/crew.webmanifest",
-               "/static/icons/faultline-192.png", "/static/vendor/leaflet-1.9.4/leaflet.js",
-               "/static/vendor/leaflet-1.9.4/leaflet.css", "/static/js/map-base.js",
-               "/static/vendor/protomaps-leaflet-5.1.0/protomaps-leaflet.js", "/maps/config.json"];
 
 self.addEventListener("install", (event) => {
-  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
+  event.waitUntil(FaultlineShell.install(CACHE, SHELL).then(() => self.skipWaiting()));
 });
 
 self.addEventListener("activate", (event) => {
-  event.waitUntil(caches.keys().then((names) => Promise.all(
-    names.filter((name) => name.startsWith("faultline-crew-") && name !== CACHE).map((name) => caches.delete(name))
-  )).then(() => self.clients.claim()));
+  event.waitUntil(FaultlineShell.dropOthers("faultline-crew-", CACHE).then(() => self.clients.claim()));
 });
 
 self.addEventListener("fetch", (event) => {

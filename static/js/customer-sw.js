@@ -4,20 +4,18 @@
 // stored for offline use are served from their cache.
 "use strict";
 const VERSION = "__VERSION__";
+const SHELL = __SHELL__;  // filled in by the server (server/static_files.py), static URLs by content
+const URLS = __URLS__;
+importScripts(URLS["js/shell-cache.js"]);
 const CACHE = "faultline-customer-" + VERSION;
-const SHELL = ["/", "/outages", "/static/css/app.css", "/static/vendor/htmx-2.0.11.min.js", "/static/js/problems.js",
-               "/static/js/report.js",
-               "/static/js/map-base.js", "/static/manifest.webmanifest", "/static/icons/faultline-192.png"];
 const CUSTOMER_PAGES = /^\/($|outages$|t\/)/;
 
 self.addEventListener("install", (event) => {
-  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
+  event.waitUntil(FaultlineShell.install(CACHE, SHELL).then(() => self.skipWaiting()));
 });
 
 self.addEventListener("activate", (event) => {
-  event.waitUntil(caches.keys().then((names) => Promise.all(
-    names.filter((name) => name.startsWith("faultline-customer-") && name !== CACHE).map((name) => caches.delete(name))
-  )).then(() => self.clients.claim()));
+  event.waitUntil(FaultlineShell.dropOthers("faultline-customer-", CACHE).then(() => self.clients.claim()));
 });
 
 self.addEventListener("fetch", (event) => {
@@ -47,7 +45,7 @@ self.addEventListener("push", (event) => {
   try { message = event.data ? event.data.json() : {}; } catch (error) { message = { body: event.data.text() }; }
   event.waitUntil(self.registration.showNotification(message.title || "Faultline", {
     body: message.body || "", tag: message.tag, renotify: Boolean(message.tag),
-    icon: "/static/icons/faultline-192.png", data: { url: message.url || "/" },
+    icon: URLS["icons/faultline-192.png"], data: { url: message.url || "/" },
   }));
 });
 

@@ -4,8 +4,8 @@
 // Crews keep the `base` tiles offline (offline-map.js); customers see only `streets`.
 (function () {
   "use strict";
-  var VENDOR = "/static/vendor/";
-  var SCRIPTS = [VENDOR + "leaflet-1.9.4/leaflet.js", VENDOR + "protomaps-leaflet-5.1.0/protomaps-leaflet.js"];
+  // The library's URLs, by content, come on this script's own tag (web/templates/_map_base_script.html).
+  var LIBRARY = document.currentScript.dataset;
 
   function addScript(src) {
     return new Promise(function (resolve, reject) {
@@ -22,11 +22,11 @@
     if (window.L && window.protomapsL) return Promise.resolve();
     if (!document.querySelector("link[data-leaflet]")) {
       var css = document.createElement("link");
-      css.rel = "stylesheet"; css.href = VENDOR + "leaflet-1.9.4/leaflet.css"; css.dataset.leaflet = "";
+      css.rel = "stylesheet"; css.href = LIBRARY.leafletCss; css.dataset.leaflet = "";
       document.head.appendChild(css);
     }
-    return (window.L ? Promise.resolve() : addScript(SCRIPTS[0])).then(function () {
-      return window.protomapsL ? null : addScript(SCRIPTS[1]);
+    return (window.L ? Promise.resolve() : addScript(LIBRARY.leaflet)).then(function () {
+      return window.protomapsL ? null : addScript(LIBRARY.protomaps);
     });
   }
 

@@ -27,11 +27,16 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def live_server(database_url, test_settings):
+def live_app(database_url, test_settings):
+    """The app the live server runs: tests may swap its static files to deploy a new version."""
+    return create_app(database_url, test_settings)
+
+
+@pytest.fixture(scope="session")
+def live_server(live_app):
     """The real app under uvicorn, with its own engine (an async pool belongs to one event loop)."""
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(database_url, test_settings), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(live_app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 
 import psycopg
 import pytest
@@ -12,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from server.db import make_engine
 from server.incidents import actions
 from server.provision import libpq_url
+from server.static_files import StaticTree
 from tests.integration.test_sync_support import PASSWORD, make_crew, make_incident, make_staff
 
 pytestmark = pytest.mark.browser
@@ -159,64 +161,106 @@ async def test_a_whole_job_offline_then_everything_reaches_the_office_in_order(b
     await context.close()
 
 
-async def test_a_new_version_while_work_is_queued_loses_nothing(browser, live_server, database_url, monkeypatch):
-    from server.crews import routes as crew_routes
+@pytest.fixture
+def deploy(live_app, tmp_path):
+    """Deploy changed static files to the running server, as a restart with new files would; undone after."""
+    original = live_app.state.static
+
+    def deploy_(additions: dict[str, str]) -> StaticTree:
+        root = tmp_path / "static"
+        shutil.copytree(original.root, root)
+        for name, addition in additions.items():
+            (root / name).write_text((root / name).read_text() + addition)
+        live_app.state.static = StaticTree(root)
+        return live_app.state.static
+
+    yield deploy_
+    live_app.state.static = original
+
+
+async def test_a_new_version_while_work_is_queued_loses_nothing(browser, live_server, database_url, deploy):
+    """A deploy changes crew.js while the phone holds unsent work: the new worker stores the new file (not the
+    copy in the browser's HTTP cache), the page runs it, and the queued work is still there and then sent.
+
+    Nothing is routed by Playwright here (routing turns the browser's HTTP cache off, and that cache is the trap):
+    the sync server is made slow instead, by holding the phone's push lock, as a push stuck on 2G would. The
+    phone is one without Background Sync, which sends from the page: Chromium lets a worker's sync event that
+    is still waiting hold back the new worker for up to three minutes."""
     _, _, username, job_id, job_code = await _crew_with_a_job(database_url, offset=310)
     context = await browser.new_context(base_url=live_server, viewport={"width": 360, "height": 740},
                                         is_mobile=True)
+    await context.add_init_script("Object.defineProperty(ServiceWorkerRegistration.prototype, 'sync', "
+                                  "{get: () => undefined})")
     page = await context.new_page()
     await _sign_in(page, username)
     await expect(page.locator(f"[data-job-id='{job_id}']")).to_contain_text(job_code)
     await _installed(page)
     shells = "caches.keys().then((names) => names.filter((name) => name.startsWith('faultline-crew-')))"
     old_shell = await page.evaluate(shells)
+    client_id = await page.evaluate("(user) => FaultlineOutbox.getMeta('client_id:' + user, null)", username)
+    held = psycopg.connect(libpq_url(database_url), autocommit=True)
+    held.execute("SELECT pg_advisory_lock(5, hashtext(%s))", (client_id,))  # sync/service.py: the push lock
+    try:
+        await page.locator(f"[data-job-id='{job_id}']").click()
+        await page.get_by_role("button", name="Accept the job").click()
+        await page.get_by_role("button", name="On my way").click()
+        await expect(page.locator("[data-pending]")).to_contain_text("2 actions waiting")
 
-    # The server cannot be reached for sync (a bad signal), but the app's new version can be fetched.
-    await context.route("**/sync/**", lambda route: route.abort())  # the worker's requests too
-    await page.locator(f"[data-job-id='{job_id}']").click()
-    await page.get_by_role("button", name="Accept the job").click()
-    await page.get_by_role("button", name="On my way").click()
-    await expect(page.locator("[data-pending]")).to_contain_text("2 actions waiting")
+        # Signing out with work waiting asks first; saying no keeps the lineman here.
+        asked = []
 
-    monkeypatch.setattr(crew_routes, "RELEASE", "2")  # deploy a new version of the app
-    await page.evaluate("""async () => {
-        const registration = await navigator.serviceWorker.getRegistration('/crew');
-        await registration.update();
-        const worker = registration.installing || registration.waiting || registration.active;
-        if (worker.state !== 'activated') {
-            await new Promise((done) => worker.addEventListener('statechange',
-                () => worker.state === 'activated' && done()));
-        }
-    }""")
-    new_shell = await page.evaluate(shells)
-    assert len(new_shell) == 1 and new_shell != old_shell  # the new version's shell replaced the old one
-    await page.reload()
-    await expect(page.locator("[data-pending]")).to_contain_text("2 actions waiting")
+        async def answer_no(dialog):
+            asked.append(dialog.message)
+            await dialog.dismiss()
 
-    # Signing out with work waiting asks first; saying no keeps the lineman here.
-    asked = []
+        page.once("dialog", answer_no)
+        await page.get_by_role("button", name="Sign out").click()
+        assert asked and "2 actions are not sent yet" in asked[0]
+        assert page.url.endswith("/crew")
 
-    async def answer_no(dialog):
-        asked.append(dialog.message)
-        await dialog.dismiss()
-
-    page.once("dialog", answer_no)
-    await page.get_by_role("button", name="Sign out").click()
-    assert asked and "2 actions are not sent yet" in asked[0]
-    assert page.url.endswith("/crew")
+        # Deploy a changed crew.js: the browser's HTTP cache and the old shell both hold yesterday's file.
+        static = deploy({"js/crew.js": "\nwindow.faultlineDeployed = 'v2';\n"})
+        await page.evaluate("""async () => {
+            const registration = await navigator.serviceWorker.getRegistration('/crew');
+            await registration.update();
+            const worker = registration.installing || registration.waiting || registration.active;
+            if (worker.state !== 'activated') {
+                await new Promise((done, fail) => worker.addEventListener('statechange', () => {
+                    if (worker.state === 'activated') done();
+                    if (worker.state === 'redundant') fail(new Error('the new worker did not install'));
+                }));
+            }
+        }""")
+        new_shell = await page.evaluate(shells)
+        assert len(new_shell) == 1 and new_shell != old_shell  # the new version's shell replaced the old one
+        stored = await page.evaluate("""async ([name, url]) => {
+            const hit = await (await caches.open(name)).match(url);
+            return hit ? hit.text() : null;
+        }""", [new_shell[0], static.url("js/crew.js")])
+        assert stored is not None and stored.endswith("window.faultlineDeployed = 'v2';\n")  # the new file
+        await page.reload()
+        assert await page.evaluate("window.faultlineDeployed") == "v2"  # the page runs the new code
+        await expect(page.locator("[data-pending]")).to_contain_text("2 actions waiting")  # the outbox is intact
+    finally:
+        held.close()  # the server may answer the push now
+    await expect(page.locator("[data-pending]")).to_contain_text("Everything is sent", timeout=15_000)
+    status, = _rows(database_url, "SELECT status FROM incident WHERE id = %s", (job_id,))[0]
+    assert status == "en_route"  # queued under the old version, sent by the new one
 
     # The session ends (expired, or ended by an administrator): the work stays until the lineman signs in.
-    await context.unroute("**/sync/**")
     with psycopg.connect(libpq_url(database_url)) as conn:
         conn.execute("DELETE FROM staff_session WHERE staff_id = (SELECT id FROM staff WHERE username = %s)",
                      (username,))
-    await page.get_by_role("button", name="Sync now").click()
+    await page.locator(f"[data-job-id='{job_id}']").click()
+    await page.get_by_label("Note").fill("Waiting for the ladder")
+    await page.get_by_role("button", name="Add the note").click()
     await expect(page.locator("[data-signin]")).to_be_visible()
-    await expect(page.locator("[data-pending]")).to_contain_text("2 actions waiting")
+    await expect(page.locator("[data-pending]")).to_contain_text("1 action waiting")
     await _sign_in(page, username)
     await expect(page.locator("[data-pending]")).to_contain_text("Everything is sent", timeout=15_000)
-    status, = _rows(database_url, "SELECT status FROM incident WHERE id = %s", (job_id,))[0]
-    assert status == "en_route"
+    notes = _rows(database_url, "SELECT count(*) FROM note WHERE incident_id = %s AND text = %s",
+                  (job_id, "Waiting for the ladder"))
+    assert notes == [(1,)]
     await context.close()
 
 
