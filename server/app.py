@@ -44,6 +44,7 @@ from server.notify.worker import Courier, run_forever
 from server.provision import ensure_database, ensure_server
 from server.reports.api import IntakeApi
 from server.reports.routes import AgentPages, CustomerPages
+from server.headers import security_headers
 from server.secrets import load_or_create_secrets
 from server.settings import PROJECT_ROOT, Settings, get_settings
 from server.static_files import MAP_LIBRARY, StaticTree
@@ -80,6 +81,13 @@ def _template_environment(settings: Settings) -> Environment:
         return i18n.format_number(value, i18n._lang(context), settings.locale.phone_region)
 
     env.filters["number"] = number
+
+    @pass_context
+    def translated(context, labels: dict[str, str]) -> dict[str, str]:
+        """{key: label} with each label in the reader's language, for words that JavaScript shows."""
+        return {key: i18n.gettext(i18n._lang(context), label) for key, label in labels.items()}
+
+    env.filters["translated"] = translated
     return env
 
 
@@ -212,6 +220,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
                                          description="One key per partner system: `faultline apikey NAME`")}),
                                      openapi_router=Router(path="/schema", route_handlers=[], opt=PUBLIC)),
         lifespan=[lifespan],
+        before_send=[security_headers(settings)],
         debug=False,
     )
     app.state.engine = engine

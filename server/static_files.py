@@ -34,7 +34,8 @@ SHELLS: dict[str, tuple[str, ...]] = {
              "vendor/leaflet-1.9.4/leaflet.css", "vendor/protomaps-leaflet-5.1.0/protomaps-leaflet.js",
              "crew.webmanifest", "icons/faultline-192.png"),
     "customer": ("/", "/outages",
-                 "css/app.css", "vendor/htmx-2.0.11.min.js", "js/problems.js", "js/report.js", "js/map-base.js",
+                 "css/app.css", "vendor/htmx-2.0.11.min.js", "js/problems.js", "js/public.js", "js/report.js",
+                 "js/map-base.js",
                  "manifest.webmanifest", "icons/faultline-192.png"),
 }
 # What the service workers import besides (importScripts): kept by the browser with the worker itself.

@@ -7,6 +7,10 @@
   var state = root.querySelector("[data-live-state]");
   var mapBox = document.getElementById("dispatch-map");
   var map, liveLayer, refreshTimer, pending = [];
+  // The console's words, translated on the server (web/templates/dispatch/index.html).
+  var words = JSON.parse(document.getElementById("dispatch-words").textContent);
+
+  function fill(text, n) { return text.replace("{n}", String(n)); }
 
   function zoneFilter() {
     var select = document.querySelector("#queue-filters select[name=zone]");
@@ -41,10 +45,14 @@
           },
           onEachFeature: function (feature, layer) {
             var p = feature.properties;
+            var status = (p.kind === "crew" ? words.crewStatuses : words.statuses)[p.status] || p.status;
             var label = p.kind === "crew"
-              ? p.code + " · " + p.name + " · " + p.status.replace("_", " ") + (p.minutes != null ? " · " + p.minutes + " min" : "")
-              : p.code + " · " + p.status.replace("_", " ") + " · " + p.customers;
-            layer.bindTooltip(label);
+              ? p.code + " · " + p.name + " · " + status + (p.minutes != null ? " · " + fill(words.minutes, p.minutes) : "")
+              : p.code + " · " + status + " · " + fill(words.customers, p.customers);
+            // A DOM node with text: Leaflet would insert a string as HTML (a crew's name is data, not markup).
+            var tip = document.createElement("span");
+            tip.textContent = label;
+            layer.bindTooltip(tip);
             if (p.kind === "incident") layer.on("click", function () { openIncident(p.id); });
           }
         }).addTo(map);

@@ -30,6 +30,13 @@
     });
   }
 
+  // Leaflet inserts attributions as HTML: hand it the credit line escaped, so it shows as the text it is.
+  function asText(text) {
+    var box = document.createElement("span");
+    box.textContent = text;
+    return box.innerHTML;
+  }
+
   function rules(p) {
     var line = function (color, width) { return new p.LineSymbolizer({ color: color, width: width }); };
     return {
@@ -63,10 +70,10 @@
     var config = options.config ? Promise.resolve(options.config)
       : fetch("/maps/config.json").then(function (r) { return r.json(); });
     return config.then(function (c) {
-      if (c.attribution) map.attributionControl.addAttribution(c.attribution);
+      if (c.attribution) map.attributionControl.addAttribution(asText(c.attribution));
       var b = c.basemap || {};
       if (b.url && navigator.onLine !== false) {
-        var under = { attribution: b.attribution, zIndex: 1 };
+        var under = { attribution: asText(b.attribution || ""), zIndex: 1 };
         (b.kind === "vector" ? p.leafletLayer(L.extend(under, { url: b.url, flavor: "light" }))
           : L.tileLayer(b.url, under)).addTo(map);
       }
