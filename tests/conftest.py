@@ -16,6 +16,7 @@ from server.app import create_app
 from server.demo.load import load_demo
 from server.provision import drop_database, ensure_server
 from server.settings import IntakeSettings, NotifySettings, ServerSettings, Settings, get_settings
+from tests.support.clock import frozen_clock, ticking_clock  # noqa: F401  (fixtures: the instants of every time test)
 
 DEMO_PASSWORD = "faultline-demo"
 
