@@ -24,6 +24,8 @@ SQLModel.metadata.naming_convention = {
 
 
 def utcnow() -> datetime:
+    """The one clock every rule reads. SQL gets it as a parameter (`CAST(:now AS timestamptz)`), never the
+    database's now(): one clock for both, which the tests can freeze (tests/support/clock.py)."""
     return datetime.now(UTC)
 
 
@@ -37,9 +39,17 @@ def geometry_column(kind: str, nullable: bool = False) -> Any:
     return Column(Geometry(kind, srid=4326, spatial_index=True), nullable=nullable)
 
 
+# psycopg returns timestamptz in the session's time zone, as datetimes sharing one tzinfo object; Python
+# subtracts and compares those by wall clock, ignoring the offset (restored 03:30 minus reported 01:30 across
+# a spring-forward is 2 h, not 1 h). A server set to a zone with daylight saving (Debian takes the system's)
+# would skew every duration across a change: the app's sessions read UTC, and local time is made only for
+# people (i18n.format_time) and in SQL that names the zone (AT TIME ZONE :timezone).
+SESSION_OPTIONS = "-c TimeZone=UTC"
+
+
 def make_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(sqlalchemy_url(database_url), pool_size=pool_size, max_overflow=pool_size,
-                               pool_pre_ping=True)
+                               pool_pre_ping=True, connect_args={"options": SESSION_OPTIONS})
 
 
 async def provide_session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -43,7 +42,7 @@ async def _rules(request: Request, db_session: DbSession) -> tuple[sla.Targets, 
 
 def _period(request: Request, raw_from: str | None, raw_to: str | None) -> figures.Period:
     timezone = request.app.state.settings.locale.timezone
-    today = datetime.now(ZoneInfo(timezone)).date()
+    today = utcnow().astimezone(ZoneInfo(timezone)).date()
     return figures.parse_period(raw_from, raw_to, today, timezone)
 
 

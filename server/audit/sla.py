@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from server.i18n import N_
 from server.incidents import state
@@ -92,9 +92,16 @@ class StepTime:
         return self.at is not None
 
 
+def _utc(moment: datetime | None) -> datetime | None:
+    """Python subtracts and compares two datetimes of one tzinfo by wall clock, ignoring the offset: local
+    times across a daylight-saving change would be an hour off. Every rule below works in UTC."""
+    return None if moment is None else moment.astimezone(UTC)
+
+
 def step_time(step: str, device_time: datetime | None, server_time: datetime | None,
               previous: datetime | None, tolerance: timedelta = SKEW_TOLERANCE) -> StepTime:
     """The time one step counts at (see the module docstring), given the previous step's counted time."""
+    device_time, server_time, previous = _utc(device_time), _utc(server_time), _utc(previous)
     if step not in CREW_STEPS or device_time is None:
         if server_time is None:
             return StepTime(step, None, device_time, server_time)
@@ -181,7 +188,7 @@ class Targets:
 def verdict(reported_at: datetime, reached_at: datetime | None, allowed: timedelta, now: datetime,
             warning: timedelta) -> str:
     """met / breached / at_risk / pending for one target."""
-    deadline = reported_at + allowed
+    deadline = _utc(reported_at) + allowed
     if reached_at is not None:
         return MET if reached_at <= deadline else BREACHED
     if now > deadline:
@@ -217,7 +224,7 @@ def assess(priority: str, status: str, times: list[StepTime], now: datetime, tar
         # A later step proves the earlier one: restored with no on-site check-in was on site by then.
         later = STEPS[STEPS.index(target):]
         reached = next((at[step] for step in later if at.get(step) is not None), None)
-        checks.append(TargetCheck(target, allowed, reported_at + allowed, reached,
+        checks.append(TargetCheck(target, allowed, _utc(reported_at) + allowed, reached,
                                   verdict(reported_at, reached, allowed, now, targets.warning(allowed))))
     return checks
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -15,15 +17,17 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from server.admin.operator import effective_settings, save_overrides
 from server.audit import figures, sla
 from server.audit.routes import CSV_COLUMNS
-from server.db import utcnow
+from server.db import make_engine, utcnow
 from server.incidents import actions
 from server.incidents.models import IncidentEvent
+from server.provision import libpq_url
 from sync import mutations as m
 from sync import service as sync
 from tests.conftest import sign_in
 from tests.integration.test_sync_support import fresh, make_crew, make_incident, make_staff, new_id
+from tests.support.clock import utc
 
-NAIROBI = ZoneInfo("Africa/Nairobi")
+NAIROBI, TIRANE = ZoneInfo("Africa/Nairobi"), ZoneInfo("Europe/Tirane")
 MARCH = ("2019-03-01", "2019-03-31")
 
 
@@ -118,7 +122,7 @@ def _settings():
 
 
 def _period() -> figures.Period:
-    return figures.parse_period(*MARCH, today=datetime.now(NAIROBI).date(), timezone="Africa/Nairobi")
+    return figures.parse_period(*MARCH, today=utcnow().astimezone(NAIROBI).date(), timezone="Africa/Nairobi")
 
 
 async def _figures(session) -> figures.Figures:
@@ -225,6 +229,16 @@ async def test_csv_export(client, march):
     assert (empty["jobs"], empty["assign_p50_min"]) == ("0", "")
 
 
+async def test_by_default_the_last_30_days_up_to_today_where_the_utility_is(clock, client):
+    """On any day: New Year's Eve is still the old year's last day in Nairobi, Tirane's day of the change one day."""
+    await _supervisor(client)
+    response = await client.get("/supervisor/figures.csv")
+    assert response.status_code == 200
+    days = [r["key"] for r in csv.DictReader(io.StringIO(response.text)) if r["scope"] == "day"]
+    today = clock.today()
+    assert days == [(today - timedelta(days=29 - k)).isoformat() for k in range(30)]
+
+
 async def test_geojson_export(client, march):
     await _supervisor(client)
     response = await client.get("/supervisor/figures.geojson", params={"from": MARCH[0], "to": MARCH[1]})
@@ -267,9 +281,10 @@ async def test_a_bad_period_is_a_400_with_a_reason(client, path, params, message
 
 
 @pytest.fixture
-async def open_incidents(session, march):
-    """Open incidents right now, cancelled again afterwards so no other test meets them in its queue."""
-    zone_id, crew_id, now = march["zone"].id, march["crew_a"].id, utcnow()
+async def open_incidents(clock, session, march):
+    """Open incidents right now (by the code's clock, on any day: at the daylight-saving instants the older ones
+    were reported before the change), cancelled again afterwards so no other test meets them in its queue."""
+    zone_id, crew_id, now = march["zone"].id, march["crew_a"].id, clock.now()
     ids = {
         "danger_at_risk": await _incident(session, zone_id, crew_id, now - timedelta(minutes=50), {"assigned": 5},
                                           status="assigned", priority="high"),
@@ -313,8 +328,9 @@ async def test_the_sla_watch_list(session, client, open_incidents, march):
     await _supervisor(client)
     page = await client.get("/supervisor")
     assert page.status_code == 200
+    # The summary shows the most overdue first: at a frozen instant ahead, other tests' jobs still open come first.
+    assert watch.breached[0].incident.code in page.text and 'hx-trigger="every 30s"' in page.text
     code = (await fresh(session, ids["danger_late"])).code
-    assert code in page.text and 'hx-trigger="every 30s"' in page.text
     assert 'href="/supervisor/figures"' in page.text and 'href="/supervisor/sla"' in page.text
     fragment = await client.get("/supervisor/sla", headers={"hx-request": "true"})
     assert fragment.status_code == 200 and "<html" not in fragment.text and code in fragment.text
@@ -335,8 +351,9 @@ async def test_the_operator_sets_how_early_a_job_is_at_risk(session, client, ope
         await save_overrides(session, {"sla_at_risk_percent": None}, None)
 
 
-async def test_an_offline_job_on_its_timeline(session, client):
-    """Assigned online; the crew went, arrived and restored with no signal, and synced hours later."""
+async def test_an_offline_job_on_its_timeline(clock, session, client):
+    """Assigned online; the crew went, arrived and restored with no signal, and synced hours later. On any day:
+    at the daylight-saving instants the job spans the change, and the durations are still real time."""
     t0 = utcnow() - timedelta(hours=5)
     crew = await make_crew(session, "Audit offline")
     lineman = await make_staff(session, "lineman", crew.id, "Neema Lineman")
@@ -382,7 +399,7 @@ async def test_an_offline_job_on_its_timeline(session, client):
     assert (await client.get("/supervisor/incidents/abc/timeline")).status_code == 404
 
 
-async def test_a_phone_clock_hours_behind_is_flagged_on_the_timeline(session, client):
+async def test_a_phone_clock_hours_behind_is_flagged_on_the_timeline(clock, session, client):
     t0 = utcnow() - timedelta(hours=2)
     crew = await make_crew(session, "Audit skew")
     lineman = await make_staff(session, "lineman", crew.id)
@@ -404,6 +421,83 @@ async def test_a_phone_clock_hours_behind_is_flagged_on_the_timeline(session, cl
     await _supervisor(client)
     page = await client.get(f"/supervisor/incidents/{incident.id}/timeline")
     assert page.status_code == 200 and "its clock was behind" in page.text
+
+
+def _utc(wall: str) -> datetime:
+    return datetime.fromisoformat(wall).replace(tzinfo=UTC)
+
+
+# The day asked for in Tirane; each job: reported (UTC), minutes to restore, whether it is that day's
+DST_DAYS = [
+    ("spring forward", "2027-03-28", 23, [
+        ("2027-03-27T22:59", 30, False),   # 23:59 the day before (winter time)
+        ("2027-03-27T23:30", 60, True),    # 00:30
+        ("2027-03-28T00:30", 60, True),    # 01:30, restored at 03:30 after the change: one hour
+        ("2027-03-28T21:59", 30, True),    # 23:59 (summer time)
+        ("2027-03-28T22:00", 30, False),   # midnight after
+    ]),
+    ("fall back", "2027-10-31", 25, [
+        ("2027-10-30T21:30", 30, False),   # 23:30 the day before (summer time)
+        ("2027-10-30T22:30", 30, True),    # 00:30
+        ("2027-10-31T00:30", 60, True),    # the first 02:30, restored at the second: one hour
+        ("2027-10-31T22:30", 30, True),    # 23:30 (winter time)
+        ("2027-10-31T23:10", 30, False),   # 00:10 the day after
+    ]),
+]
+
+
+@pytest.mark.parametrize("case, day, hours, jobs", DST_DAYS, ids=[c[0] for c in DST_DAYS])
+async def test_a_day_in_a_zone_with_daylight_saving_is_its_own_midnight_to_midnight(session, march, case, day,
+                                                                                  hours, jobs):
+    """Figures for Tirane's day of the change: the jobs of its 23 (or 25) hours, all bucketed on that day."""
+    period = figures.parse_period(day, day, date(2027, 12, 31), "Europe/Tirane")
+    assert utc(period.end) - utc(period.start) == timedelta(hours=hours)
+    operator = await effective_settings(session, _settings())
+
+    async def figures_of_the_day():
+        return await figures.period_figures(session, period, sla.Targets.from_settings(operator),
+                                            operator.geofence_radius_m, utcnow())
+    before = await figures_of_the_day()  # other tests' jobs of that day (at the clock's instants), if any
+    for reported, minutes, _ in jobs:
+        await _incident(session, march["zone"].id, march["crew_a"].id, _utc(reported),
+                        {"assigned": 1, "on_site": 2, "restored": minutes})
+    await session.commit()
+    found = await figures_of_the_day()
+    theirs = [minutes for _, minutes, counted in jobs if counted]
+    assert [d.name for d in found.days] == [day]
+    assert found.days[0].jobs - before.days[0].jobs == len(theirs)
+    zone = next(z for z in found.zones if z.key == march["zone"].id)
+    assert (zone.jobs, zone.restore_p50) == (len(theirs), pytest.approx(sla.percentile(theirs, .5)))
+
+
+async def test_a_database_whose_zone_has_daylight_saving_still_times_jobs_in_real_time(database_url, march):
+    """A server set to Europe/Tirane (Debian's initdb takes the machine's zone): the app's sessions still read
+    UTC, and a job reported at 01:30 before the spring change and restored at 03:30 after it took one hour."""
+    name = urlsplit(database_url).path.lstrip("/")
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" SET timezone TO \'Europe/Tirane\'')
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        with psycopg.connect(libpq_url(database_url)) as plain:
+            assert plain.execute("SHOW TimeZone").fetchone()[0] == "Europe/Tirane"  # what a plain client gets
+        async with AsyncSession(engine, expire_on_commit=False) as session:
+            assert (await session.exec(text("SHOW TimeZone"))).scalar_one() == "UTC"
+            reported = datetime(2027, 3, 28, 1, 30, tzinfo=TIRANE)
+            incident_id = await _incident(session, march["zone"].id, march["crew_a"].id, reported,
+                                          {"assigned": 5, "on_site": 50, "restored": 60}, status="restored",
+                                          priority="high")
+            await session.commit()
+            operator = await effective_settings(session, _settings())
+            found = await figures.timeline(session, incident_id, sla.Targets.from_settings(operator),
+                                           operator.geofence_radius_m, utcnow())
+        assert found.incident.reported_at.utcoffset() == timedelta(0)
+        assert found.incident.restored_at.astimezone(TIRANE).hour == 3  # 03:30 summer time
+        assert found.intervals["restored"].since_report == timedelta(hours=1)
+        assert [(c.target, c.verdict) for c in found.checks] == [("on_site", "met"), ("restored", "met")]
+    finally:
+        await engine.dispose()
+        with psycopg.connect(libpq_url(database_url), autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" RESET timezone')
 
 
 async def test_timelines_of_the_march_jobs(client, march):
