@@ -1,6 +1,9 @@
 """What every HTML form handler does first with what a browser sent."""
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 FIELD_LIMIT = 5000
 ID_LIMIT = 2_000_000_000  # below PostgreSQL's integer maximum
 
@@ -31,3 +34,15 @@ def safe_next_path(target: str | None) -> str | None:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return None
+
+
+def local_time(wall: datetime, timezone: str, now: datetime) -> datetime:
+    """A browser's `datetime-local` value (a wall-clock time, no zone) in the deployment's zone, as UTC.
+
+    In the hour a fall-back repeats, each wall time comes twice: the first, unless it has passed already (an ETR
+    or planned work is typed for what is still to come). A time the spring-forward skips (02:30 in Tirane that
+    night) is read with the offset before the change, as the 03:30 it becomes."""
+    first = wall.replace(tzinfo=ZoneInfo(timezone), fold=0)
+    second = first.replace(fold=1)
+    repeated = first.utcoffset() > second.utcoffset()  # in a skipped hour fold=1 has the *larger* offset
+    return (second if repeated and first < now else first).astimezone(UTC)

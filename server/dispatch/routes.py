@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, get, post
 from litestar.enums import RequestEncodingType
@@ -18,10 +17,10 @@ from litestar.plugins.htmx import HTMXRequest
 from litestar.response import File, Response, ServerSentEvent, Template
 
 from server.crews import service as crews
-from server.db import DbSession
+from server.db import DbSession, utcnow
 from server.dispatch import service
 from server.dispatch.live import LiveHub, live_stream, missed_since
-from server.forms import whole_number
+from server.forms import local_time, whole_number
 from server.i18n import N_, gettext
 from server.incidents import actions
 from server.incidents.models import OPEN_STATUSES
@@ -164,10 +163,10 @@ class DispatchConsole(Controller):
     async def etr(self, request: HTMXRequest, db_session: DbSession, incident_id: FromPath[str],
                   data: Form) -> Template:
         incident_id = _incident_id(request, incident_id)
-        zone = ZoneInfo(request.app.state.settings.locale.timezone)
         try:  # the browser's datetime-local input: the deployment's local time, without a zone
-            etr = datetime.fromisoformat(data.get("etr", "").strip()).replace(tzinfo=zone)
-        except ValueError:
+            etr = local_time(datetime.fromisoformat(data.get("etr", "").strip()),
+                             request.app.state.settings.locale.timezone, utcnow())
+        except (ValueError, OverflowError):
             raise _refusal(request, N_("Give the ETR as a date and a time.")) from None
         return await self._act(request, db_session, incident_id, lambda: actions.set_etr(
             db_session, incident_id, etr, request.user, settings=request.app.state.settings,

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from server.db import utcnow
 from server.i18n import N_, format_time, gettext
 from server.incidents.models import PlannedOutage
 from server.notify.messages import ANTI_FRAUD, sms_body
@@ -62,7 +63,8 @@ async def plan_outage(session: AsyncSession, settings: Settings, *, title: str, 
                            ends_at=ends_at)
     session.add(outage)
     await session.flush()
-    send_at = max(starts_at - timedelta(hours=settings.notify.planned_notice_hours), datetime.now(starts_at.tzinfo))
+    # In UTC: hours before a local time across a daylight-saving change are not its wall clock's hours.
+    send_at = max(starts_at.astimezone(UTC) - timedelta(hours=settings.notify.planned_notice_hours), utcnow())
     loc = settings.locale
     texts = {lang: sms_body("planned", lang, area=title,
                             start=format_time(starts_at, lang, loc.timezone, loc.phone_region, "short"),
@@ -97,7 +99,7 @@ async def cancel_outage(session: AsyncSession, settings: Settings, outage_id: in
               ).first()
     if outage is None:
         raise OutageNotCancelled(N_("There is no such planned work."), 404)
-    if outage.cancelled or outage.ends_at <= datetime.now(outage.ends_at.tzinfo):
+    if outage.cancelled or outage.ends_at <= utcnow():
         raise OutageNotCancelled(N_("This planned work is already cancelled or over."), 409)
     outage.cancelled = True
     session.add(outage)
@@ -108,7 +110,7 @@ async def cancel_outage(session: AsyncSession, settings: Settings, outage_id: in
                             start=format_time(outage.starts_at, lang, loc.timezone, loc.phone_region, "short"))
              for lang in LANGUAGES}
     queued = await _queue_by_language(session, _TOLD, {"told_prefix": prefix}, "planned_cancelled",
-                                      f"planned-cancelled:{outage.id}:", texts, datetime.now().astimezone())
+                                      f"planned-cancelled:{outage.id}:", texts, utcnow())
     await session.commit()
     return queued
 
@@ -154,6 +156,6 @@ async def send_broadcast(session: AsyncSession, zone_id: int | None, texts: dict
         return (await session.exec(select(Broadcast).where(Broadcast.confirmation == confirmation))).one(), False
     broadcast = await session.get(Broadcast, claimed)
     broadcast.recipients = await _queue_by_language(session, _IN_AREA, {"zone_id": zone_id}, "broadcast",
-                                                    f"broadcast:{broadcast.id}:", texts, datetime.now().astimezone())
+                                                    f"broadcast:{broadcast.id}:", texts, utcnow())
     await session.commit()
     return broadcast, True

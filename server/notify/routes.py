@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, delete, get, post
@@ -19,8 +19,8 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 from sqlalchemy import text
 
-from server.db import DbSession
-from server.forms import clean_form, whole_number
+from server.db import DbSession, utcnow
+from server.forms import clean_form, local_time, whole_number
 from server.i18n import N_
 from server.notify.announcements import OutageNotCancelled, broadcast_texts, cancel_outage, plan_outage, \
     preview_broadcast, send_broadcast
@@ -108,11 +108,22 @@ class SmsInbox(Controller):
         return Template("admin/sms_inbox.html", context={"messages": (await db_session.exec(_RECENT_SMS)).all()})
 
 
-def _local_datetime(raw: str, timezone: str, field: str) -> datetime:
-    """A `datetime-local` form value, read in the deployment's time zone."""
+PLANNED_LONGEST = timedelta(days=3)
+
+
+def a_year_after(day: date) -> date:
+    """The same date next year: the last day planned work may start on. From 29 February, 28 February."""
     try:
-        return datetime.fromisoformat(raw).replace(tzinfo=ZoneInfo(timezone))
+        return day.replace(year=day.year + 1)
     except ValueError:
+        return day.replace(year=day.year + 1, day=28)
+
+
+def _local_datetime(raw: str, timezone: str, now: datetime) -> datetime:
+    """A `datetime-local` form value, read in the deployment's time zone, as UTC."""
+    try:
+        return local_time(datetime.fromisoformat(raw), timezone, now)
+    except (ValueError, OverflowError):  # not a date, or beyond what a datetime holds once in UTC
         raise ValidationException(N_("Give the start and end as a date and a time.")) from None
 
 
@@ -131,7 +142,8 @@ class PlannedOutages(Controller):
             SELECT p.id, p.title, p.reason, p.starts_at, p.ends_at, z.name AS zone,
                    (SELECT count(*) FROM outbox o WHERE o.dedupe_key LIKE 'planned:' || p.id || ':%') AS notices
             FROM planned_outage p LEFT JOIN zone z ON z.id = p.zone_id
-            WHERE NOT p.cancelled AND p.ends_at > now() ORDER BY p.starts_at"""))).all()
+            WHERE NOT p.cancelled AND p.ends_at > CAST(:now AS timestamptz) ORDER BY p.starts_at"""),
+            params={"now": utcnow()})).all()
         return Template("notify/planned.html", context={"zones": await _zones(db_session), "upcoming": upcoming,
                                                         "values": {}, "errors": {}})
 
@@ -147,14 +159,15 @@ class PlannedOutages(Controller):
         zone_id = whole_number(form.get("zone_id"))
         if zone_id not in zone_ids:
             errors["zone_id"] = N_("Choose the zone where the power will be off.")
+        now, zone = utcnow(), ZoneInfo(settings.locale.timezone)
         try:
-            starts_at = _local_datetime(form.get("starts_at", ""), settings.locale.timezone, "starts_at")
-            ends_at = _local_datetime(form.get("ends_at", ""), settings.locale.timezone, "ends_at")
-            if starts_at > datetime.now(starts_at.tzinfo) + timedelta(days=366):
+            starts_at = _local_datetime(form.get("starts_at", ""), settings.locale.timezone, now)
+            ends_at = _local_datetime(form.get("ends_at", ""), settings.locale.timezone, now)
+            if starts_at.astimezone(zone).date() > a_year_after(now.astimezone(zone).date()):
                 errors["starts_at"] = N_("Announce planned work at most a year ahead.")
-            elif not starts_at < ends_at <= starts_at + timedelta(days=3):
+            elif not starts_at < ends_at <= starts_at + PLANNED_LONGEST:
                 errors["ends_at"] = N_("The end must come after the start, at most three days later.")
-            elif ends_at < datetime.now(starts_at.tzinfo):
+            elif ends_at < now:
                 errors["ends_at"] = N_("This work would already be over.")
         except ValidationException as exc:
             errors["starts_at"] = exc.detail
