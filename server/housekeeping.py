@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from server.db import utcnow
 from server.dispatch.live import KEEP_EVENTS
 from sync.changes import prune_change_log
 
@@ -35,9 +36,9 @@ def sync_keep(settings) -> timedelta:
 # Two processes may both run it; the second finds the lock taken and skips this round.
 _LOCK = text("SELECT pg_try_advisory_xact_lock(hashtext('faultline housekeeping'))")
 _STEPS = {
-    "live_event": text("DELETE FROM live_event WHERE at < now() - CAST(:keep_events AS interval)"),
-    "staff_session": text("DELETE FROM staff_session WHERE expires_at < now() - interval '1 day'"),
-    "rate_hit": text("DELETE FROM rate_hit WHERE window_start < now() - interval '1 day'"),
+    "live_event": text("DELETE FROM live_event WHERE at < CAST(:now AS timestamptz) - CAST(:keep_events AS interval)"),
+    "staff_session": text("DELETE FROM staff_session WHERE expires_at < CAST(:now AS timestamptz) - interval '1 day'"),
+    "rate_hit": text("DELETE FROM rate_hit WHERE window_start < CAST(:now AS timestamptz) - interval '1 day'"),
 }
 
 
@@ -48,14 +49,15 @@ class Tidied:
 
 
 async def tidy(engine: AsyncEngine, sync_keep: timedelta) -> Tidied:
+    now = utcnow()
     async with AsyncSession(engine) as session:
         if not (await session.exec(_LOCK)).scalar_one():
             return Tidied(True, {})
-        dropped = {table: (await session.exec(step, params={"keep_events": KEEP_EVENTS})).rowcount
+        dropped = {table: (await session.exec(step, params={"keep_events": KEEP_EVENTS, "now": now})).rowcount
                    for table, step in _STEPS.items()}
         await session.commit()  # ends the lock's transaction too; the change log is pruned in its own
     async with AsyncSession(engine) as session:
-        dropped["sync_change"] = await prune_change_log(session, sync_keep)
+        dropped["sync_change"] = await prune_change_log(session, sync_keep, now)
     return Tidied(False, dropped)
 
 

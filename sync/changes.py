@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from server.db import utcnow
 from server.incidents import state
 from server.forms import whole_number
 from server.staff.models import Staff
@@ -229,15 +230,15 @@ async def pull(session: AsyncSession, staff: Staff, cursor: str | None,
         await session.rollback()
 
 
-async def prune_change_log(session: AsyncSession, older_than: timedelta) -> int:
+async def prune_change_log(session: AsyncSession, older_than: timedelta, now: datetime | None = None) -> int:
     """Drop change-log rows older than `older_than`; cursors from before them get a full reset.
 
     The floor is one past the newest transaction id dropped, so every cursor at or above it still finds
     every change it has not seen. Returns the rows dropped.
     """
     floor = (await session.exec(text("""
-        SELECT coalesce(max(xid), 0) + 1 AS below FROM sync_change WHERE changed_at < now() - :age
-    """), params={"age": older_than})).one().below
+        SELECT coalesce(max(xid), 0) + 1 AS below FROM sync_change WHERE changed_at < CAST(:now AS timestamptz) - :age
+    """), params={"age": older_than, "now": now or utcnow()})).one().below
     dropped = (await session.exec(text("DELETE FROM sync_change WHERE xid < :below"),
                                   params={"below": floor})).rowcount
     await session.exec(text("UPDATE sync_state SET floor_xid = greatest(floor_xid, :below) WHERE id = 1"),

@@ -60,7 +60,7 @@ _UP_TO = text("""
 _COUNT = text("SELECT count(*) FROM incident_event")
 _SETTLED = text("""
     SELECT coalesce(max(id), 0) FROM incident_event
-    WHERE server_time < now() - make_interval(secs => :settle)
+    WHERE server_time < CAST(:now AS timestamptz) - make_interval(secs => :settle)
 """)
 
 
@@ -105,7 +105,7 @@ async def verify_chain(session: AsyncSession, anchors: Path, settle_seconds: int
             return ChainCheck(events, problem="anchor", values={
                 "max_id": anchor["max_id"], "at": anchor["at"][:16].replace("T", " "), "then": anchor["events"],
                 "now": then.events})
-    settled = (await session.exec(_SETTLED, params={"settle": settle_seconds})).scalar_one()
+    settled = (await session.exec(_SETTLED, params={"settle": settle_seconds, "now": utcnow()})).scalar_one()
     now = (await session.exec(_UP_TO, params={"max_id": settled})).one()
     anchors.parent.mkdir(parents=True, exist_ok=True)
     with anchors.open("a") as handle:

@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.assets.models import Zone
 from server.crews.models import Crew
+from server.db import utcnow
 from server.forms import whole_number
 from server.i18n import N_
 from sync.conflicts import MUTATION_LABELS
@@ -62,7 +63,8 @@ _NEAREST = text("""
     SELECT c.id, c.code, c.name, c.status, c.metres,
            (SELECT count(*) FROM incident j
             WHERE j.crew_id = c.id AND j.status IN ('assigned', 'en_route', 'on_site')) AS load,
-           c.position_at, (extract(epoch FROM now() - c.position_at) / 60)::int AS minutes_since_position
+           c.position_at,
+           (extract(epoch FROM CAST(:now AS timestamptz) - c.position_at) / 60)::int AS minutes_since_position
     FROM (SELECT location FROM incident WHERE id = :incident_id) i
     CROSS JOIN LATERAL (
         SELECT c.id, c.code, c.name, c.status, c.position_at, ST_Distance(c.position, i.location) AS metres,
@@ -77,7 +79,7 @@ _NEAREST = text("""
 
 
 async def nearest_crews(session: AsyncSession, incident_id: int, limit: int = SUGGESTIONS) -> list[CrewSuggestion]:
-    rows = await session.exec(_NEAREST, params={"incident_id": incident_id, "limit": limit})
+    rows = await session.exec(_NEAREST, params={"incident_id": incident_id, "limit": limit, "now": utcnow()})
     return [CrewSuggestion(**row._mapping) for row in rows]
 
 
@@ -101,7 +103,7 @@ _LIVE_MAP = text("""
             'geometry', ST_AsGeoJSON(c.position::geometry, 6)::json,
             'properties', json_build_object(
                 'kind', 'crew', 'id', c.id, 'code', c.code, 'name', c.name, 'status', c.status,
-                'minutes', (extract(epoch FROM now() - c.position_at) / 60)::int)) AS f
+                'minutes', (extract(epoch FROM CAST(:now AS timestamptz) - c.position_at) / 60)::int)) AS f
         FROM crew c
         WHERE c.position IS NOT NULL AND c.status <> 'off_shift'
     ) features
@@ -109,7 +111,7 @@ _LIVE_MAP = text("""
 
 
 async def live_map(session: AsyncSession, zone_id: int | None = None) -> dict:
-    return (await session.exec(_LIVE_MAP, params={"zone_id": zone_id})).scalar_one()
+    return (await session.exec(_LIVE_MAP, params={"zone_id": zone_id, "now": utcnow()})).scalar_one()
 
 
 @dataclass(frozen=True)

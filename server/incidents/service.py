@@ -7,6 +7,8 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from server.db import utcnow
+
 
 @dataclass(frozen=True)
 class QueueRow:
@@ -115,14 +117,14 @@ _OUTAGES_GEOJSON = text("""
                 'starts_at', p.starts_at, 'ends_at', p.ends_at)) AS f
         FROM planned_outage p
         LEFT JOIN zone z ON z.id = p.zone_id
-        WHERE NOT p.cancelled AND p.ends_at > now()
+        WHERE NOT p.cancelled AND p.ends_at > CAST(:now AS timestamptz)
           AND (CAST(:zone AS text) IS NULL OR z.name = :zone)
     ) features
 """)
 
 
 async def outages_geojson(session: AsyncSession, zone: str | None = None) -> dict:
-    return (await session.exec(_OUTAGES_GEOJSON, params={"zone": zone})).scalar_one()
+    return (await session.exec(_OUTAGES_GEOJSON, params={"zone": zone, "now": utcnow()})).scalar_one()
 
 
 @dataclass(frozen=True)
@@ -135,14 +137,14 @@ class ZoneOutages:
 _PLANNED = text("""
     SELECT p.title, p.reason, p.starts_at, p.ends_at, z.name AS zone FROM planned_outage p
     LEFT JOIN zone z ON z.id = p.zone_id
-    WHERE NOT p.cancelled AND p.ends_at > now() ORDER BY p.starts_at
+    WHERE NOT p.cancelled AND p.ends_at > CAST(:now AS timestamptz) ORDER BY p.starts_at
 """)
 
 
 async def outages_by_zone(session: AsyncSession) -> list[ZoneOutages]:
     """What a customer checks before calling: open faults and planned work, area by area."""
     faults = await open_queue(session, limit=1000)
-    planned = (await session.exec(_PLANNED)).all()
+    planned = (await session.exec(_PLANNED, params={"now": utcnow()})).all()
     zones = sorted({f.zone or "" for f in faults} | {p.zone or "" for p in planned})
     return [ZoneOutages(zone, [f for f in faults if (f.zone or "") == zone],
                         [p for p in planned if (p.zone or "") == zone]) for zone in zones]

@@ -32,14 +32,15 @@ _NEXT_DUE = text("""
     SELECT o.id, o.channel, o.kind, o.incident_id, o.recipient, o.language, o.payload, o.dedupe_key, o.attempts,
            s.p256dh, s.auth
     FROM outbox o LEFT JOIN push_subscription s ON s.id = o.subscription_id
-    WHERE o.status = 'pending' AND o.next_try_at <= now()
+    WHERE o.status = 'pending' AND o.next_try_at <= CAST(:now AS timestamptz)
     ORDER BY o.next_try_at, o.id
     FOR UPDATE OF o SKIP LOCKED
     LIMIT 1
 """)
 _RECORD = text("""
     UPDATE outbox SET status = :status, attempts = :attempts, next_try_at = coalesce(:next_try_at, next_try_at),
-                      last_error = :error, sent_at = CASE WHEN CAST(:sent AS boolean) THEN now() ELSE sent_at END
+                      last_error = :error,
+                      sent_at = CASE WHEN CAST(:sent AS boolean) THEN CAST(:now AS timestamptz) ELSE sent_at END
     WHERE id = :id
 """)
 
@@ -90,7 +91,7 @@ class Courier:
 async def deliver_one(engine: AsyncEngine, courier: Courier) -> bool:
     """Send the next due message, if any; True when one was handled."""
     async with AsyncSession(engine) as session:
-        row = (await session.exec(_NEXT_DUE)).first()
+        row = (await session.exec(_NEXT_DUE, params={"now": utcnow()})).first()
         if row is None:
             return False
         # The sender name an administrator set (/admin/settings) wins over FAULTLINE_SMS_SENDER, at once.
@@ -105,8 +106,9 @@ async def deliver_one(engine: AsyncEngine, courier: Courier) -> bool:
             status, next_try, error, drop = outcome.status, outcome.next_try_at, result.error, outcome.drop_subscription
             if outcome.alarm:
                 log.error("outbox %s: %s (HTTP %s)", row.id, outcome.alarm, result.status_code)
-        await session.exec(_RECORD, params={"id": row.id, "status": status, "sent": status == "sent", "attempts": attempts,
-                                            "next_try_at": next_try, "error": (error or None) and error[:500]})
+        await session.exec(_RECORD, params={"id": row.id, "status": status, "sent": status == "sent", "now": now,
+                                            "attempts": attempts, "next_try_at": next_try,
+                                            "error": (error or None) and error[:500]})
         if drop:
             instead = sms_instead(row)
             if instead:

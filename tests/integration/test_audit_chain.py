@@ -6,7 +6,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.audit.chain import SETTLE_SECONDS, verify_chain
 from server.cli import main as faultline
-from server.db import make_engine
+from server.db import make_engine, utcnow
 from server.provision import libpq_url
 from server.settings import get_settings
 from tests.conftest import sign_in
@@ -44,17 +44,18 @@ def _events(database_url):
         return conn.execute("SELECT id, incident_id, seq FROM incident_event ORDER BY id").fetchall()
 
 
-async def test_an_event_committed_late_is_no_false_alarm(database_url, tmp_path):
+async def test_an_event_committed_late_is_no_false_alarm(clock, database_url, tmp_path):
     """An event's id is taken at insert, not at commit: a slow transaction's event may appear after a check
-    anchored a newer id. The anchor covers only settled events, so the next check stays clean."""
+    anchored a newer id. The anchor covers only settled events, so the next check stays clean. On any day: the
+    events are stamped by the code's clock, as the app stamps them, and settle by it."""
     anchors = tmp_path / "anchors.jsonl"
     first, second = (row[0] for row in _rows(database_url, "SELECT id FROM incident ORDER BY id LIMIT 2"))
     insert = ("INSERT INTO incident_event (incident_id, kind, actor, server_time, details) "
-              "VALUES (%s, 'note', 'staff:test', now(), '{}')")
+              "VALUES (%s, 'note', 'staff:test', %s, '{}')")
     with psycopg.connect(libpq_url(database_url)) as slow:
-        slow.execute(insert, (first,))  # its id is taken now, its commit comes later
+        slow.execute(insert, (first, utcnow()))  # its id is taken now, its commit comes later
         with psycopg.connect(libpq_url(database_url), autocommit=True) as quick:
-            quick.execute(insert, (second,))  # a newer id, committed at once
+            quick.execute(insert, (second, utcnow()))  # a newer id, committed at once
         assert (await _check(database_url, anchors, SETTLE_SECONDS)).intact
         slow.commit()
     check = await _check(database_url, anchors, SETTLE_SECONDS)
@@ -62,9 +63,9 @@ async def test_an_event_committed_late_is_no_false_alarm(database_url, tmp_path)
     # Without the settling time (anchoring every committed event) the same sequence is a false alarm.
     fresh = tmp_path / "unsettled.jsonl"
     with psycopg.connect(libpq_url(database_url)) as slow:
-        slow.execute(insert, (first,))
+        slow.execute(insert, (first, utcnow()))
         with psycopg.connect(libpq_url(database_url), autocommit=True) as quick:
-            quick.execute(insert, (second,))
+            quick.execute(insert, (second, utcnow()))
         assert (await _check(database_url, fresh, 0)).intact
         slow.commit()
     assert (await _check(database_url, fresh, 0)).problem == "anchor"

@@ -21,6 +21,7 @@ from server.incidents.service import open_queue
 from server.provision import libpq_url
 from tests.conftest import csrf_token, sign_in
 from tests.integration.test_sync_support import PASSWORD, fresh, make_crew, make_incident, make_staff
+from tests.support.clock import utc
 
 
 @pytest.fixture
@@ -179,7 +180,7 @@ async def test_merges_that_make_no_sense_are_refused(session, desk):
     assert (await fresh(session, one.id)).status == "reported"
 
 
-async def test_cancel_note_and_etr_are_checked(session, desk):
+async def test_cancel_note_and_etr_are_checked(clock, session, desk):
     job = SimpleNamespace(id=(await make_incident(session, offset=52)).id)
     with pytest.raises(actions.ActionRefused, match="Say why"):
         await actions.cancel_incident(session, job.id, "  ", desk)
@@ -195,6 +196,45 @@ async def test_cancel_note_and_etr_are_checked(session, desk):
     kinds = [row[0] for row in await session.exec(text(
         "SELECT kind FROM incident_event WHERE incident_id = :id ORDER BY seq"), params={"id": job.id})]
     assert kinds[-3:] == ["etr_set", "note", "cancelled"]
+
+
+# ETR as an offset from now → accepted (the desk may be a few minutes behind; at most two weeks ahead)
+ETR_CASES = [
+    (timedelta(minutes=-10), False), (timedelta(minutes=-4), True), (timedelta(minutes=30), True),
+    (timedelta(hours=3), True), (timedelta(days=14, minutes=-1), True), (timedelta(days=14, minutes=1), False),
+]
+
+
+async def test_an_etr_is_between_now_and_two_weeks_ahead_on_any_day(clock, session, desk):
+    """Given in local time, as the console gives it; judged by real time across a daylight-saving change."""
+    job = SimpleNamespace(id=(await make_incident(session, offset=53)).id)
+    for offset, accepted in ETR_CASES:
+        etr = (clock.now() + offset).astimezone(clock.zone)
+        if accepted:
+            await actions.set_etr(session, job.id, etr, desk)
+            assert (await fresh(session, job.id)).etr == utc(etr), offset
+        else:
+            with pytest.raises(actions.ActionRefused, match="between now and 14 days"):
+                await actions.set_etr(session, job.id, etr, desk)
+    await actions.cancel_incident(session, job.id, "Test over", desk)
+
+
+async def test_an_etr_typed_on_the_console_is_the_next_time_the_clock_shows_it(clock, client, session):
+    """A quarter of an hour ahead, typed as the local wall clock shows it: accepted on any day. In the hour a
+    fall-back repeats (the second 02:30 in Tirane), 02:45 is the one still to come, not the one gone by."""
+    job = await make_incident(session, offset=54)
+    job_id = job.id
+    assert (await sign_in(client, "dispatcher")).status_code == 303
+    token = await csrf_token(client, "/dispatch/")
+    typed = (clock.now() + timedelta(minutes=15)).astimezone(clock.zone).strftime("%Y-%m-%dT%H:%M")
+    saved = await client.post(f"/dispatch/incidents/{job_id}/etr", headers={"x-csrftoken": token},
+                              data={"etr": typed})
+    assert saved.status_code == 200 and "ETR saved" in saved.text, (typed, saved.text[-500:])
+    ahead = (await fresh(session, job_id)).etr - clock.now()
+    assert timedelta(minutes=13) < ahead <= timedelta(minutes=15), (typed, ahead)
+    cancelled = await client.post(f"/dispatch/incidents/{job_id}/cancel", headers={"x-csrftoken": token},
+                                  data={"reason": "Test over"})
+    assert cancelled.status_code == 200
 
 
 async def test_nearest_crews_are_on_shift_and_ordered_by_distance(session, desk):
@@ -221,6 +261,23 @@ async def test_nearest_crews_are_on_shift_and_ordered_by_distance(session, desk)
         "AND c.position IS NOT NULL ORDER BY ST_Distance(c.position, i.location), c.id LIMIT 5"),
         params={"id": job.id})]
     assert names == expected
+
+
+async def test_how_old_a_crews_position_is_by_the_codes_clock(clock, session, desk):
+    """On any day: a crew's last ping 7 minutes ago says 7 minutes, on the panel and on the map."""
+    job = await make_incident(session, offset=6000)
+    crew = await make_crew(session, "Pinged")
+    job_id, crew_id = job.id, crew.id
+    await session.exec(text("UPDATE crew SET position = ST_Project(i.location, 200, 0), position_at = :at "
+                            "FROM incident i WHERE i.id = :job AND crew.id = :crew"),
+                       params={"at": clock.now() - timedelta(minutes=7, seconds=10), "job": job_id, "crew": crew_id})
+    await session.commit()
+    suggested = {s.id: s for s in await service.nearest_crews(session, job_id)}
+    on_map = {f["properties"]["id"]: f["properties"] for f in (await service.live_map(session))["features"]
+              if f["properties"]["kind"] == "crew"}
+    assert (suggested[crew_id].minutes_since_position, on_map[crew_id]["minutes"]) == (7, 7)
+    await crews.end_shift(session, crew_id, desk)  # out of the other tests' suggestions
+    await actions.cancel_incident(session, job_id, "Test over", desk)
 
 
 async def test_danger_stays_on_top_until_someone_is_on_site(session, desk):

@@ -1,13 +1,14 @@
 """Notifications: queued with the change, sent through a real (local) push service that checks VAPID and
 decrypts each message, SMS through the log gateway, each exactly once, in each customer's language."""
 import json
+from datetime import timedelta
 
 import psycopg
 import pytest
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.app import make_courier
-from server.db import make_engine
+from server.db import make_engine, utcnow
 from server.i18n import gettext
 from server.incidents.models import Incident
 from server.notify.messages import ANTI_FRAUD, TEMPLATES
@@ -56,10 +57,12 @@ async def _incident_with_reports(engine, database_url, offset, people):
 
 
 def _only_this_incident_due(database_url, incident_id):
-    """Other tests leave messages queued (broadcasts, planned work): postpone them so counts are ours."""
+    """Other tests leave messages queued (broadcasts, planned work): postpone them so counts are ours (by the
+    worker's clock, which a test may have frozen)."""
     with psycopg.connect(libpq_url(database_url)) as conn:
-        conn.execute("UPDATE outbox SET next_try_at = now() + interval '1 day' "
-                     "WHERE status = 'pending' AND incident_id IS DISTINCT FROM %s", (incident_id,))
+        conn.execute("UPDATE outbox SET next_try_at = %s "
+                     "WHERE status = 'pending' AND incident_id IS DISTINCT FROM %s",
+                     (utcnow() + timedelta(days=1), incident_id))
 
 
 def _sms_log(test_settings):
@@ -102,6 +105,27 @@ async def test_restore_notifies_every_report_once_in_its_language(engine, databa
     texts = _sms_log(test_settings)[sms_before:]
     assert [t["to"] for t in texts] == ["+254711100003"]  # two reports from one phone: one SMS
     assert texts[0]["text"].endswith(sms_text(gettext("vi", ANTI_FRAUD), "vi"))
+
+
+async def test_a_message_waits_for_its_time_by_the_workers_clock(clock, engine, database_url, courier,
+                                                                  test_settings):
+    """On any day: not sent while its time is ahead, sent once it has come, and stamped with when it went."""
+    receipt, = await _incident_with_reports(engine, database_url, 76, [("+254711100076", "en")])
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        incident = await session.get(Incident, receipt.incident.id)
+        assert await queue_incident_notice(session, incident, "assigned", test_settings) == 1
+        await session.commit()
+    _only_this_incident_due(database_url, receipt.incident.id)
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        for due_in, handled, status in ((timedelta(minutes=10), 0, "pending"), (timedelta(minutes=-1), 1, "sent")):
+            conn.execute("UPDATE outbox SET next_try_at = %s WHERE incident_id = %s",
+                         (clock.now() + due_in, receipt.incident.id))
+            conn.commit()
+            assert await deliver_due(engine, courier) == handled, due_in
+            found, sent_at = conn.execute("SELECT status, sent_at FROM outbox WHERE incident_id = %s",
+                                          (receipt.incident.id,)).fetchone()
+            assert found == status, due_in
+    assert timedelta(0) <= clock.now() - sent_at < timedelta(minutes=1)
 
 
 async def test_a_gone_subscription_is_pruned_and_the_notice_goes_by_sms(engine, database_url, push_service, courier, test_settings):
@@ -147,9 +171,9 @@ async def test_busy_or_failing_push_services_are_tried_again_later(engine, datab
         await session.commit()
     await deliver_due(engine, courier)
     with psycopg.connect(libpq_url(database_url)) as conn:
-        row = conn.execute("SELECT status, attempts, extract(epoch FROM next_try_at - now()) FROM outbox "
-                           "WHERE recipient = %s", (sub["endpoint"],)).fetchone()
-    assert row[0] == status and row[1] == 1 and row[2] >= wait_at_least
+        row = conn.execute("SELECT status, attempts, next_try_at FROM outbox WHERE recipient = %s",
+                           (sub["endpoint"],)).fetchone()
+    assert row[0] == status and row[1] == 1 and (row[2] - utcnow()).total_seconds() >= wait_at_least
     assert push_service.deliveries == [] or all(d.subscriber != name for d in push_service.deliveries)
 
 

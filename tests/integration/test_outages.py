@@ -1,4 +1,5 @@
 """The public outages page and GeoJSON feed: open faults and planned work by area, nothing personal."""
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -53,3 +54,27 @@ async def test_the_page_lists_faults_and_planned_work_by_area(client, planned):
     page = await client.get("/outages", headers={"accept-language": "en"})
     assert page.status_code == 200
     assert "Kasarani" in page.text and "Line upgrade on Street 3" in page.text and "FL-" in page.text
+
+
+async def test_planned_work_is_shown_until_it_ends_by_the_codes_clock(clock, client, database_url):
+    """On any day (the instants of tests/support/clock.py): work under way and work to come are shown, work that
+    ended an hour ago is not — judged by the clock the code reads, which the database's now() is not."""
+    now, tag = clock.now(), clock.name
+    works = {f"Under way ({tag})": (now - timedelta(hours=2), now + timedelta(hours=1)),
+             f"Tomorrow ({tag})": (now + timedelta(days=1), now + timedelta(days=1, hours=6)),
+             f"Ended an hour ago ({tag})": (now - timedelta(hours=5), now - timedelta(hours=1))}
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        for title, (starts_at, ends_at) in works.items():
+            conn.execute("""INSERT INTO planned_outage (title, area, zone_id, starts_at, ends_at)
+                            SELECT %s, area, id, %s, %s FROM zone WHERE name = 'Kasarani'""",
+                         (title, starts_at, ends_at))
+    try:
+        feed = (await client.get("/outages.geojson", params={"zone": "Kasarani"})).json()
+        titles = {f["properties"].get("title") for f in feed["features"]}
+        page = (await client.get("/outages", headers={"accept-language": "en"})).text
+        for title in works:
+            shown = not title.startswith("Ended")
+            assert (title in titles, title in page) == (shown, shown), title
+    finally:
+        with psycopg.connect(libpq_url(database_url)) as conn:
+            conn.execute("DELETE FROM planned_outage WHERE title = ANY(%s)", (list(works),))
