@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
 
 from server.admin.operator import save_overrides
 from server.audit import figures, sla
+from server.db import utcnow
 from server.incidents import actions
 from tests.integration.test_sync_push import signed_in, statuses
 from tests.integration.test_sync_support import events, fresh, make_crew, make_incident, make_staff, new_id
@@ -80,7 +81,7 @@ async def test_a_checkin_is_flagged_only_when_it_is_outside_the_fence(app, sessi
     assert len(on_site) == 1 and on_site[0].details["outside_geofence"] is outside
     # The supervisor sees the judgement made on arrival, even if the radius is changed afterwards.
     targets = sla.Targets(timedelta(hours=1), timedelta(hours=4), timedelta(hours=24))
-    seen = await figures.timeline(session, incident.id, targets, geofence_radius_m=10_000, now=datetime.now(UTC))
+    seen = await figures.timeline(session, incident.id, targets, geofence_radius_m=10_000, now=utcnow())
     assert [k.outside for k in seen.checkins] == [outside]
 
 

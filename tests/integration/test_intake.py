@@ -1,14 +1,16 @@
 """Customer intake through the web form: grouping, repeats, danger, photos, "is your power back?", rate limits."""
 import io
-import time
 from dataclasses import replace
+from datetime import timedelta
 
 import psycopg
 import pytest
+import time_machine
 from litestar.testing import AsyncTestClient
 from PIL import Image
 
 from server.app import create_app
+from server.db import utcnow
 from server.provision import libpq_url
 from tests.conftest import csrf_token
 
@@ -146,12 +148,13 @@ async def test_rate_limits_per_phone_and_per_address(database_url, test_settings
     strict = replace(test_settings, intake=replace(test_settings.intake, rate_per_phone=2, rate_per_ip=5))
     place, = _transformers(database_url, 1, offset=50)
     _sql(database_url, "DELETE FROM rate_hit")  # other tests' hits from this address (they ran unlimited)
-    if time.time() % 60 > 55:  # limits count per clock minute: do not straddle two
-        time.sleep(60 - time.time() % 60 + 0.1)
-    async with AsyncTestClient(app=create_app(database_url, strict)) as client:
-        statuses = [(await _report(client, place, phone="0711 000777")).status_code for _ in range(3)]
-        assert statuses == [201, 201, 429]
-        statuses = [(await _report(client, place, phone=f"0711 00080{i}")).status_code for i in range(3)]
-        assert statuses[-1] == 429  # the address made 6 attempts in a minute
-        limited = await _report(client, place, phone="0711 000901")
-        assert "Too many reports" in limited.text
+    # Limits count per clock minute (and hour): start the test at the top of a minute, so it never straddles two.
+    next_minute = utcnow().replace(second=0, microsecond=0) + timedelta(minutes=1)
+    with time_machine.travel(next_minute, tick=True):
+        async with AsyncTestClient(app=create_app(database_url, strict)) as client:
+            statuses = [(await _report(client, place, phone="0711 000777")).status_code for _ in range(3)]
+            assert statuses == [201, 201, 429]
+            statuses = [(await _report(client, place, phone=f"0711 00080{i}")).status_code for i in range(3)]
+            assert statuses[-1] == 429  # the address made 6 attempts in a minute
+            limited = await _report(client, place, phone="0711 000901")
+            assert "Too many reports" in limited.text

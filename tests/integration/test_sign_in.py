@@ -1,4 +1,7 @@
-"""Staff sign-in: argon2 hashes, session cookies, CSRF, sign-out, deactivation."""
+"""Staff sign-in: argon2 hashes, session cookies, CSRF, sign-out, deactivation, how long a sign-in lasts."""
+from datetime import timedelta
+
+import time_machine
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -74,3 +77,16 @@ async def test_sign_in_never_redirects_to_another_site(client):
                                                      "next": target, "_csrf_token": token}, follow_redirects=False)
         assert response.headers["location"] == "/agent"
         client.cookies.delete("fl_session")
+
+
+async def test_a_sign_in_lasts_its_hours_then_ends_on_the_server(clock, client, test_settings):
+    """On any day, across New Year and a daylight-saving change: FAULTLINE_SESSION_HOURS of real time."""
+    assert (await sign_in(client, "supervisor")).status_code == 303
+    session_cookie = client.cookies.get("fl_session")
+    lasts = timedelta(hours=test_settings.server.session_hours)
+    for later, allowed in ((timedelta(0), True), (lasts - timedelta(minutes=1), True),
+                           (lasts + timedelta(minutes=1), False)):
+        with time_machine.travel(clock.now() + later, tick=False):
+            client.cookies.set("fl_session", session_cookie)  # kept by the browser: the server decides
+            status = (await client.get("/supervisor")).status_code
+        assert status == (200 if allowed else 401), later

@@ -5,6 +5,7 @@ import pytest
 
 from sync import rules
 from sync.rules import APPLIED, CONFLICT, Decision, Stamp
+from tests.support.clock import utc
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 MINE, OTHER = 7, 8
@@ -85,25 +86,42 @@ def test_a_field_on_a_job_taken_away_is_a_conflict():
     assert rules.decide_field(OTHER, MINE, None, Stamp(NOW, A)) == Decision(CONFLICT, "not_assigned", apply=False)
 
 
-@pytest.mark.parametrize("sent, recorded, flag", [
-    (NOW - timedelta(hours=5), NOW - timedelta(hours=5), None),           # offline all morning: believed
-    (NOW + timedelta(minutes=2), NOW, None),                              # a fast clock, within reason
-    (NOW + timedelta(minutes=6), NOW, "future"),                          # a wrong clock
-    (NOW + timedelta(days=365), NOW, "future"),
-    (NOW - timedelta(days=2, hours=23), NOW - timedelta(days=2, hours=23), None),
-    (NOW - timedelta(days=40), NOW - timedelta(days=3), "past"),
-])
-def test_a_phone_clock_is_believed_within_limits(sent, recorded, flag):
-    assert rules.clamp_client_time(sent, NOW) == (recorded, flag)
+# The phone's time, as an offset from the server's receipt → what is recorded (offset from the receipt), flag
+CLOCK_CASES = [
+    (timedelta(hours=-5), timedelta(hours=-5), None),                     # offline all morning: believed
+    (timedelta(hours=-1, minutes=-30), timedelta(hours=-1, minutes=-30), None),  # across a DST change too
+    (timedelta(minutes=2), timedelta(0), None),                           # a fast clock, within reason
+    (timedelta(minutes=5), timedelta(0), None),
+    (timedelta(minutes=6), timedelta(0), "future"),                       # a wrong clock
+    (timedelta(days=365), timedelta(0), "future"),
+    (timedelta(days=400), timedelta(0), "future"),
+    (timedelta(days=-2, hours=-23), timedelta(days=-2, hours=-23), None),
+    (timedelta(days=-3), timedelta(days=-3), None),
+    (timedelta(days=-40), timedelta(days=-3), "past"),
+]
+
+
+@pytest.mark.parametrize("sent, recorded, flag", CLOCK_CASES)
+def test_a_phone_clock_is_believed_within_limits(frozen_clock, sent, recorded, flag):
+    """On the real clock and at each instant: the phone writes its local time (an offset of its own, which a
+    daylight-saving change moves); the limits are spans of real time, whatever the wall clocks say."""
+    now = frozen_clock.now()
+    phone_time = (now + sent).astimezone(frozen_clock.zone)
+    recorded_at, found_flag = rules.clamp_client_time(phone_time, now)
+    assert (utc(recorded_at), found_flag) == (now + recorded, flag)
 
 
 @pytest.mark.parametrize("recorded, claimed, kept", [
-    (None, NOW, NOW),
-    (NOW, NOW - timedelta(minutes=5), NOW - timedelta(minutes=5)),
-    (NOW, NOW + timedelta(minutes=5), NOW),
+    (None, timedelta(0), timedelta(0)),
+    (timedelta(0), timedelta(minutes=-5), timedelta(minutes=-5)),
+    (timedelta(0), timedelta(minutes=5), timedelta(0)),
+    (timedelta(0), timedelta(minutes=-90), timedelta(minutes=-90)),  # at a DST instant: before the change
 ])
-def test_the_time_of_a_step_is_the_first_any_phone_claimed(recorded, claimed, kept):
-    assert rules.earliest(recorded, claimed) == kept
+def test_the_time_of_a_step_is_the_first_any_phone_claimed(frozen_clock, recorded, claimed, kept):
+    now = frozen_clock.now()
+    local = frozen_clock.zone
+    on_file = None if recorded is None else now + recorded  # as the database gives it back: UTC
+    assert utc(rules.earliest(on_file, (now + claimed).astimezone(local))) == now + kept
 
 
 def test_what_a_supervisor_may_answer_each_conflict():
