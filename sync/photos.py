@@ -10,7 +10,6 @@ notes, comments, XMP).
 """
 from __future__ import annotations
 
-import io
 import math
 import os
 import re
@@ -22,15 +21,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import anyio.to_thread
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from server import media
 from server.db import utcnow
 from server.i18n import N_
 from server.incidents.records import Photo, PhotoFile
-from server.media import LONG_SIDE, PhotoRefused
+from server.media import TOO_MANY_PIXELS  # noqa: F401  (the one pixel limit, and its message, for both paths)
 from server.staff.models import Staff
 
 MAX_PHOTO_BYTES = 8 * 1024 * 1024  # the phone sends about 300 KB (1600 px JPEG); 8 MB leaves room for a PNG
@@ -41,7 +41,6 @@ THUMB_SIDE = 320
 VIEWERS = frozenset({"dispatcher", "supervisor", "admin"})
 
 NOT_A_PHOTO = N_("This file is not a photo. Send a JPEG, PNG or WebP picture.")
-TOO_MANY_PIXELS = N_("This picture has too many pixels. Send it at most 1600 pixels on its long side.")
 
 # EXIF kept: the capture time (Exif IFD) and the GPS position (GPS IFD). Everything else goes.
 _DATETIME_ORIGINAL, _OFFSET_TIME_ORIGINAL = 0x9003, 0x9011
@@ -155,40 +154,17 @@ def _exif_bytes(kept_exif: dict, kept_gps: dict) -> bytes:
     return b""
 
 
-def _jpeg(image: Image.Image, quality: int, exif: bytes = b"") -> bytes:
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=quality, optimize=True, exif=exif)
-    return out.getvalue()
-
-
 def clean_photo(raw: bytes, zone: str) -> CleanPhoto:
-    """The photo as a JPEG of at most LONG_SIDE pixels and its thumbnail, with only time and GPS in EXIF.
-    Raises PhotoRefused (its message a msgid) when it is not a usable picture."""
-    try:
-        with Image.open(io.BytesIO(raw)) as probe:
-            if probe.format not in FORMATS:
-                raise PhotoRefused(NOT_A_PHOTO)
-            # Pillow only warns between MAX_IMAGE_PIXELS and twice that: a bomb is refused here, before decoding.
-            if probe.width * probe.height > (Image.MAX_IMAGE_PIXELS or 60_000_000):
-                raise PhotoRefused(TOO_MANY_PIXELS)
-            probe.verify()
-        with Image.open(io.BytesIO(raw)) as image:
-            kept_exif, kept_gps, taken, latitude, longitude = _kept_exif(image, zone)
-            image.draft("RGB", (LONG_SIDE, LONG_SIDE))  # JPEG: decode at a fraction of the size, much faster
-            upright = ImageOps.exif_transpose(image)  # the orientation tag goes, so turn the pixels instead
-            upright.thumbnail((LONG_SIDE, LONG_SIDE))
-            photo = upright.convert("RGB")
-            photo.info = {}  # no comment, XMP or ICC carried over from the phone's file
-            jpeg = _jpeg(photo, 82, _exif_bytes(kept_exif, kept_gps))
-            thumb = photo.copy()
-            thumb.thumbnail((THUMB_SIDE, THUMB_SIDE))
-            return CleanPhoto(jpeg=jpeg, thumb=_jpeg(thumb, 75), width=photo.width, height=photo.height,
-                              taken_at=taken, latitude=latitude, longitude=longitude)
-    except PhotoRefused:
-        raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError,
-            TypeError) as exc:
-        raise PhotoRefused(NOT_A_PHOTO) from exc
+    """The photo as a JPEG of at most media.LONG_SIDE pixels and its thumbnail, with only time and GPS in EXIF.
+    Raises PhotoRefused (its message a msgid) when it is not a usable picture. Runs in the image pool."""
+    with media.opened(raw, FORMATS, NOT_A_PHOTO) as image:
+        kept_exif, kept_gps, taken, latitude, longitude = _kept_exif(image, zone)
+        photo = media.pixels_only(image)
+        jpeg = media.jpeg(photo, 82, _exif_bytes(kept_exif, kept_gps))
+        thumb = photo.copy()
+        thumb.thumbnail((THUMB_SIDE, THUMB_SIDE))
+        return CleanPhoto(jpeg=jpeg, thumb=media.jpeg(thumb, 75), width=photo.width, height=photo.height,
+                          taken_at=taken, latitude=latitude, longitude=longitude)
 
 
 # ---------------------------------------------------------------- files
@@ -231,7 +207,10 @@ async def receive(session: AsyncSession, staff: Staff, photo_id: uuid.UUID, raw:
     reference = await session.get(Photo, photo_id)  # the `photo` mutation, when it came first
     if reference is not None and not _sent_by_crew_of(reference, staff):
         raise PhotoIdTaken()
-    clean = await anyio.to_thread.run_sync(clean_photo, raw, zone)
+    # Nothing is written yet: the connection goes back to the pool while the photo waits its turn in the image
+    # pool and is decoded, so a queue of uploads after a storm cannot hold every connection of the app.
+    await session.rollback()
+    clean = await media.in_image_pool(clean_photo, raw, zone)
     values = {"id": photo_id, "crew_id": staff.crew_id, "staff_id": staff.id, "bytes": len(clean.jpeg),
               "width": clean.width, "height": clean.height, "taken_at": clean.taken_at,
               "latitude": clean.latitude, "longitude": clean.longitude, "received_at": now or utcnow()}

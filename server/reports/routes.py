@@ -16,7 +16,7 @@ from litestar.response import File, Redirect, Response, Template
 from server.db import DbSession
 from server.static_files import STATIC
 from server.forms import clean_form, safe_next_path
-from server.media import PhotoRefused, store_report_photo
+from server.media import PhotoRefused, ReportPhoto, report_photo
 from server.i18n import N_
 from server.incidents.service import open_queue
 from server.reports.rules import (CATEGORY_LABELS, FormErrors, ReportInput, check_place, check_report_form,
@@ -34,8 +34,9 @@ Form = Body(media_type=RequestEncodingType.URL_ENCODED)
 TRACKING_TOKEN = re.compile(r"[A-Za-z0-9_-]{22}")  # see new_tracking_token()
 
 
-async def _stored_photo(upload, settings) -> str | None:
-    """The optional photo, checked and stored; None when the customer attached none."""
+async def _attached_photo(upload, settings) -> ReportPhoto | None:
+    """The optional photo, checked and normalised but not stored (take_report writes it with the report);
+    None when the customer attached none."""
     if not isinstance(upload, UploadFile) or not upload.filename:
         return None
     raw = await upload.read(settings.intake.photo_max_bytes + 1)
@@ -43,7 +44,7 @@ async def _stored_photo(upload, settings) -> str | None:
         raise PhotoRefused(N_("The photo is too large. Please attach a smaller picture."))
     if not raw:
         return None
-    return store_report_photo(raw, settings.server.data_dir / "media")
+    return await report_photo(raw, settings.server.data_dir)
 
 
 async def _tracked(session, token: str):
@@ -91,7 +92,7 @@ class CustomerPages(Controller):
         await ratelimit.enforce(db_session, f"phone:{checked.phone}", settings.intake.rate_per_phone,
                                 timedelta(hours=1))
         try:
-            photo = await _stored_photo(form.get("photo"), settings)
+            photo = await _attached_photo(form.get("photo"), settings)
         except PhotoRefused as refused:
             return _form_page(request, data, {"photo": str(refused)}, 422)
         try:

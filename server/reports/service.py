@@ -5,6 +5,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+import anyio.to_thread
 from sqlalchemy import text
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -14,6 +15,7 @@ from server.db import utcnow
 from server.i18n import N_
 from server.incidents import rules
 from server.incidents.models import Incident, IncidentEvent
+from server.media import ReportPhoto
 from server.reports.models import Report
 from server.reports.rules import ReportInput, normalise_phone
 from server.settings import Settings
@@ -132,8 +134,11 @@ async def _lock_place(session: AsyncSession, place: Placement) -> None:
 
 async def take_report(session: AsyncSession, entry: ReportInput, channel: str,
                       grouping: rules.GroupingRules = rules.GroupingRules(), actor: str = "customer",
-                      photo: str | None = None, reopens: Incident | None = None) -> Receipt:
+                      photo: ReportPhoto | None = None, reopens: Incident | None = None) -> Receipt:
     """Store a report and attach it to its incident; a repeat caller is counted, not filed twice.
+
+    `photo`: its file is written only here, in the step that stores the report. A refused report stores none,
+    nor does a repeat call (it files no new report to show the photo with).
 
     `reopens`: the restored incident a customer says is not fixed; a new incident is linked to it
     and flagged for dispatch (unless another such report already opened one here).
@@ -167,7 +172,7 @@ async def take_report(session: AsyncSession, entry: ReportInput, channel: str,
         kind = "reported"
     report = Report(channel=channel, category=entry.category, phone=entry.phone, meter_no=entry.meter_no,
                     text=entry.text, language=entry.language, location=_point(place.longitude, place.latitude),
-                    customer_id=place.customer_id, incident_id=incident.id, photo=photo,
+                    customer_id=place.customer_id, incident_id=incident.id, photo=photo.name if photo else None,
                     tracking_token=new_tracking_token(), created_at=now)
     session.add(report)
     await session.flush()
@@ -178,9 +183,23 @@ async def take_report(session: AsyncSession, entry: ReportInput, channel: str,
                                   details={"report_id": report.id, "follow_up_incident": incident.code}))
     session.add(IncidentEvent(incident_id=incident.id, kind=kind, actor=actor,
                               location=_point(place.longitude, place.latitude), details=details))
-    await session.commit()
+    await _commit_with(session, photo)
     await session.refresh(incident)
     return Receipt(report=report, incident=incident, joined_existing=joined is not None)
+
+
+async def _commit_with(session: AsyncSession, photo: ReportPhoto | None) -> None:
+    """Commit the report and write its photo in one step: the file first, so a stored report always has it, and
+    removed again when the commit fails (or the request is cancelled), so no file outlives its report."""
+    if photo is None:
+        await session.commit()
+        return
+    try:
+        await anyio.to_thread.run_sync(photo.write)
+        await session.commit()
+    except BaseException:
+        photo.remove()
+        raise
 
 
 def _raise_severity(incident: Incident, category: str) -> None:

@@ -8,13 +8,17 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from litestar.testing import AsyncTestClient
-from PIL import ExifTags, Image
+from PIL import ExifTags, Image, ImageFile
 from PIL.TiffImagePlugin import IFDRational
 from sqlalchemy import text
 
+from server import media
+from server.i18n import gettext
 from server.incidents import actions
 from sync import photos
 from tests.conftest import csrf_token, sign_in
+from tests.support.photos import (PERSONAL_COMMENT, PIXEL_MARKERS, SCRIPT, flat_png, jpeg_full_of_metadata,
+                                  jpeg_markers, polyglot_jpeg)
 from tests.integration.test_sync_push import signed_in, statuses
 from tests.integration.test_sync_support import PASSWORD, make_crew, make_incident, make_staff, new_id
 
@@ -195,6 +199,45 @@ async def test_a_photo_too_large_is_refused_with_413(app, session, world):
         # Exactly at the limit is read (and then judged on what it is).
         assert (await upload(phone, photo_id, b"\xff" * photos.MAX_PHOTO_BYTES)).status_code == 422
     assert await photo_row(session, photo_id) is None
+
+
+@pytest.mark.parametrize("size", [(10_000, 10_000), (20_000, 20_000)])  # above Pillow's own 2× guard too
+async def test_a_picture_of_too_many_pixels_is_refused_before_a_pixel_is_decoded(app, session, world, monkeypatch,
+                                                                                  size):
+    decoded, load = [], ImageFile.ImageFile.load
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda image: decoded.append(image.size) or load(image))
+    photo_id = new_id()
+    async with signed_in(app, world["lineman_a"]) as phone:
+        phone.http.cookies.set("fl_lang", "sw")
+        response = await upload(phone, photo_id, flat_png(*size), "image/png", expect=422)
+        assert response.json()["detail"] == gettext("sw", media.TOO_MANY_PIXELS) != media.TOO_MANY_PIXELS
+        assert decoded == []  # refused from the header, the same limit as a customer's photo
+        assert await photo_row(session, photo_id) is None and not (folder(app) / f"{photo_id}.jpg").exists()
+        await upload(phone, new_id(), flat_png(640, 480), "image/png", expect=201)
+    assert set(decoded) == {(640, 480)}  # what is decoded is seen
+
+
+@pytest.mark.parametrize("picture", [jpeg_full_of_metadata, polyglot_jpeg], ids=["camera-jpeg", "polyglot"])
+async def test_a_stored_photo_keeps_its_pixels_time_and_place_and_nothing_else(app, session, world, picture):
+    photo_id = new_id()
+    async with signed_in(app, world["lineman_a"]) as phone:
+        await upload(phone, photo_id, picture(), expect=201)
+    for path in (folder(app) / f"{photo_id}.jpg", folder(app) / f"{photo_id}-thumb.jpg"):
+        stored = path.read_bytes()
+        for leak in (PERSONAL_COMMENT, b"JaneDoe", b"254700000000", SCRIPT, b"<script", b"Probe", b"Phone",
+                     b"Jane Doe", b"ICC_PROFILE", b"xmpmeta", b"http://ns.adobe.com"):
+            assert leak not in stored, (path.name, leak)
+        segments = jpeg_markers(stored)
+        assert {marker for marker, _ in segments} - PIXEL_MARKERS <= {0xE1}  # no COM, no APP2 (ICC)
+        assert all(start.startswith(b"Exif\x00\x00") for marker, start in segments if marker == 0xE1)  # no XMP
+    exif = Image.open(folder(app) / f"{photo_id}.jpg").getexif()
+    if picture is polyglot_jpeg:
+        assert not exif
+        return
+    assert set(exif) <= {ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo}  # only the pointers to the two kept blocks
+    assert exif.get_ifd(ExifTags.IFD.Exif) == {0x9003: "2026:11:22 09:14:03"}
+    assert set(exif.get_ifd(ExifTags.IFD.GPSInfo)) == {1, 2, 3, 4}
+    assert Image.open(folder(app) / f"{photo_id}-thumb.jpg").getexif() == {}
 
 
 async def test_a_malformed_photo_id_is_refused(app, world):
