@@ -39,6 +39,7 @@ _STEPS = {
     "live_event": text("DELETE FROM live_event WHERE at < CAST(:now AS timestamptz) - CAST(:keep_events AS interval)"),
     "staff_session": text("DELETE FROM staff_session WHERE expires_at < CAST(:now AS timestamptz) - interval '1 day'"),
     "rate_hit": text("DELETE FROM rate_hit WHERE window_start < CAST(:now AS timestamptz) - interval '1 day'"),
+    "sign_in_failure": text("DELETE FROM sign_in_failure WHERE at < CAST(:now AS timestamptz) - interval '90 days'"),
 }
 
 

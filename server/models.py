@@ -8,7 +8,7 @@ from server.dispatch.models import LiveEvent
 from server.incidents.models import Incident, IncidentEvent, PlannedOutage
 from server.incidents.records import PhotoFile
 from server.reports.models import ApiClient, RateHit, Report
-from server.staff.models import Staff, StaffSession
+from server.staff.models import SignInFailure, Staff, StaffSession
 
 __all__ = ["Broadcast", "OutboxMessage", "PushSubscription", "ApiClient", "Crew", "CrewShift", "Customer", "Feeder", "Incident", "IncidentEvent", "LiveEvent", "PhotoFile", "PlannedOutage", "RateHit", "Report",
-           "Road", "Staff", "StaffSession", "Transformer", "Zone"]
+           "Road", "SignInFailure", "Staff", "StaffSession", "Transformer", "Zone"]

@@ -24,6 +24,15 @@ def window_start(now: datetime, window: timedelta) -> datetime:
     return datetime.fromtimestamp(epoch - epoch % seconds, tz=now.tzinfo)
 
 
+_COUNT = text("SELECT coalesce(sum(hits), 0) FROM rate_hit WHERE key = :key AND window_start = :window_start")
+
+
+async def count(session: AsyncSession, key: str, window: timedelta, now: datetime | None = None) -> int:
+    """Hits so far for `key` in the current window (nothing is counted)."""
+    return (await session.exec(_COUNT, params={"key": key[:80], "window_start": window_start(now or utcnow(), window)})
+            ).scalar_one()
+
+
 async def hit(session: AsyncSession, key: str, limit: int, window: timedelta) -> bool:
     """Count one hit for `key`; True while the key is within its limit for the current window."""
     hits = (await session.exec(_HIT, params={"key": key[:80], "window_start": window_start(utcnow(), window)})

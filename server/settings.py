@@ -49,6 +49,10 @@ class ServerSettings:
     secure_cookies: bool = field(default_factory=lambda: _env_bool("FAULTLINE_SECURE_COOKIES", False))
     # FAULTLINE_SESSION_HOURS: how long a staff sign-in lasts without activity.
     session_hours: int = field(default_factory=lambda: int(_env("FAULTLINE_SESSION_HOURS", "12")))
+    # FAULTLINE_SIGNIN_PER_ACCOUNT / FAULTLINE_SIGNIN_PER_ADDRESS: failed sign-ins allowed per 15 minutes for one
+    # username, and from one address (an office behind one NAT shares it), before sign-in waits for the window.
+    signin_per_account: int = field(default_factory=lambda: int(_env("FAULTLINE_SIGNIN_PER_ACCOUNT", "5")))
+    signin_per_address: int = field(default_factory=lambda: int(_env("FAULTLINE_SIGNIN_PER_ADDRESS", "20")))
     # FAULTLINE_SYNC_KEEP_DAYS: how long the crew phones' change log is kept; an older cursor gets a full reset.
     sync_keep_days: int = field(default_factory=lambda: int(_env("FAULTLINE_SYNC_KEEP_DAYS", "30")))
 

@@ -44,8 +44,10 @@ def database_url(db_server) -> str:
 @pytest.fixture(scope="session")
 def test_settings(tmp_path_factory) -> Settings:
     data_dir = tmp_path_factory.mktemp("data")
-    # Tests file many reports from one phone and one address; rate limits get their own test.
-    return replace(get_settings(), server=replace(ServerSettings(), data_dir=Path(data_dir)),
+    # Tests file many reports from one phone and one address, and sign in from one address, wrong passwords too;
+    # rate limits and sign-in limits get their own tests.
+    return replace(get_settings(), server=replace(ServerSettings(), data_dir=Path(data_dir),
+                                                  signin_per_account=100_000, signin_per_address=100_000),
                    intake=replace(IntakeSettings(), rate_per_phone=100_000, rate_per_ip=100_000),
                    # Tests send notifications themselves, when they choose (server/notify/worker.py).
                    notify=replace(NotifySettings(), worker="off"))

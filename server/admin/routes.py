@@ -34,6 +34,8 @@ from server.notify.messages import template_costs
 from server.settings import LANGUAGES
 from server.staff.guards import roles
 from server.staff.models import ROLE_LABELS, Role, Staff
+from server.staff.rules import FAILURE_LABELS
+from server.staff.service import failure_counts, recent_failures
 
 ADMIN = roles("admin")
 # A million customers is about 75 MB of CSV; leave room for more, refuse what no export reaches.
@@ -142,6 +144,16 @@ class StaffAdmin(Controller):
     @post("/staff/{staff_id:str}/activate", status_code=303)
     async def activate(self, request: Request, staff_id: FromPath[str], db_session: DbSession) -> Template | Redirect:
         return await self._set_active(request, db_session, _id(staff_id), True)
+
+    @get("/sign-ins")
+    async def sign_in_failures(self, request: Request, db_session: DbSession) -> Template:
+        """Failed sign-ins, newest first, and which accounts and addresses failed most in the last day."""
+        accounts, addresses = await failure_counts(db_session)
+        server = request.app.state.settings.server
+        return Template("admin/sign_ins.html", context={
+            "failures": await recent_failures(db_session), "accounts": accounts, "addresses": addresses,
+            "reason_labels": FAILURE_LABELS,
+            "limits": {"per_account": server.signin_per_account, "per_address": server.signin_per_address}})
 
     @get("/sms")
     async def sms_costs(self) -> Template:

@@ -7,10 +7,12 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.i18n import pick_language
-from server.staff.service import staff_for_token
+from server.staff.service import csrf_matches, staff_for_token
 
 SESSION_COOKIE = "fl_session"
 LANGUAGE_COOKIE = "fl_lang"
+CSRF_COOKIE = "fl_csrf"
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def _cookies(scope: Scope) -> dict[str, str]:
@@ -41,7 +43,12 @@ class StaffAndLanguageMiddleware(ASGIMiddleware):
         if token:
             app = scope["litestar_app"]
             async with AsyncSession(app.state.engine) as session:
-                staff = await staff_for_token(session, token)
+                found = await staff_for_token(session, token)
+            # A change made with another CSRF token than the one issued at sign-in (one made before it, or for
+            # another browser) is not this session's: the request counts as signed out, and signing in again
+            # issues the right token.
+            if found and (scope.get("method") not in UNSAFE_METHODS or csrf_matches(found[1], cookies.get(CSRF_COOKIE))):
+                staff = found[0]
         scope["user"] = staff
         State(scope.setdefault("state", {})).lang = reader_language(scope, staff)
         await next_app(scope, receive, send)

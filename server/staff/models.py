@@ -53,3 +53,22 @@ class StaffSession(SQLModel, table=True):
     staff_id: int = Field(foreign_key="staff.id", index=True, ondelete="CASCADE")
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
     expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    # The SHA-256 of the CSRF token issued with this sign-in: a form is accepted only with this session's own
+    # token, never one made before sign-in or for another browser (NULL: a session from before this rule).
+    csrf_hash: str | None = Field(default=None, max_length=64)
+
+
+class SignInFailure(SQLModel, table=True):
+    """A sign-in that did not succeed, kept for the administrator (trimmed by housekeeping after 90 days)."""
+
+    __tablename__ = "sign_in_failure"
+    __table_args__ = (CheckConstraint("reason IN ('wrong_password', 'unknown_account', 'switched_off', 'locked')",
+                                      name="sign_in_failure_reason_known"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False,
+                                                                    index=True))
+    username: str = Field(max_length=60)  # as typed, when it could be a username; "?" otherwise
+    staff_id: int | None = Field(default=None, foreign_key="staff.id", ondelete="CASCADE")
+    address: str = Field(max_length=64, index=True)
+    reason: str = Field(max_length=20)

@@ -71,8 +71,8 @@ async def test_a_deactivated_user_is_signed_out_at_once(client, database_url):
 
 
 async def test_sign_in_never_redirects_to_another_site(client):
-    token = await csrf_token(client)
     for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
+        token = await csrf_token(client)  # each sign-in issues a token of its own
         response = await client.post("/login", data={"username": "agent", "password": "faultline-demo",
                                                      "next": target, "_csrf_token": token}, follow_redirects=False)
         assert response.headers["location"] == "/agent"
