@@ -144,6 +144,9 @@ def audit_verify() -> None:
 
     from server.audit.chain import anchors_path, verify_chain
     from server.db import make_engine
+    from server.secrets import keep_private
+
+    keep_private(get_settings().server.data_dir)  # the anchors are written there
 
     async def run():
         engine = make_engine(_database_url(), pool_size=1)

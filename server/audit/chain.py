@@ -12,6 +12,7 @@ on its way. Anchoring it would make that older event look like an insertion behi
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,7 +109,7 @@ async def verify_chain(session: AsyncSession, anchors: Path, settle_seconds: int
     settled = (await session.exec(_SETTLED, params={"settle": settle_seconds, "now": utcnow()})).scalar_one()
     now = (await session.exec(_UP_TO, params={"max_id": settled})).one()
     anchors.parent.mkdir(parents=True, exist_ok=True)
-    with anchors.open("a") as handle:
+    with open(os.open(anchors, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "a") as handle:
         handle.write(json.dumps({"at": utcnow().isoformat(), "max_id": now.max_id, "events": now.events,
                                  "digest": now.digest}) + "\n")
     return ChainCheck(events)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -31,7 +32,8 @@ class LogSmsGateway:
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def send(self, phone: str, text: str, message_id: int | None = None, sender: str | None = None) -> SmsResult:
-        with self.path.open("a", encoding="utf-8") as log:
+        # Customers' numbers and messages: readable by the app's own user only (0600), whatever the umask.
+        with open(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "a", encoding="utf-8") as log:
             log.write(json.dumps({"at": utcnow().isoformat(), "id": message_id, "from": sender or self.sender, "to": phone,
                                   "text": text}, ensure_ascii=False) + "\n")
         return SmsResult(200)

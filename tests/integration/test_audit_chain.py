@@ -12,17 +12,24 @@ from server.settings import get_settings
 from tests.conftest import sign_in
 
 
+def _tamper(url, sql, *params):
+    """Run SQL as an intruder would: with the append-only guard switched off, restoring it after."""
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        conn.execute("ALTER TABLE incident_event DISABLE TRIGGER incident_event_append_only")
+        try:
+            conn.execute(sql, params)
+        finally:
+            conn.execute("ALTER TABLE incident_event ENABLE TRIGGER incident_event_append_only")
+
+
 @pytest.fixture
 def tamper(database_url):
-    """Run SQL as an intruder would: with the append-only guard switched off, restoring it after."""
-    def run(sql, *params):
-        with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
-            conn.execute("ALTER TABLE incident_event DISABLE TRIGGER incident_event_append_only")
-            try:
-                conn.execute(sql, params)
-            finally:
-                conn.execute("ALTER TABLE incident_event ENABLE TRIGGER incident_event_append_only")
-    return run
+    return lambda sql, *params: _tamper(database_url, sql, *params)
+
+
+@pytest.fixture
+def tamper_in():
+    return _tamper
 
 
 async def _check(database_url, anchors, settle_seconds=0):
@@ -143,3 +150,52 @@ async def test_only_supervisors_and_admins_see_the_audit(client):
     await sign_in(client, "supervisor")
     page = await client.get("/supervisor/audit")
     assert page.status_code == 200 and "Audit log check" in page.text
+
+
+@pytest.fixture
+def own_database(db_server):
+    """A database of this test's own with one incident and three events recorded ten minutes ago (settled), so
+    the shared one's tampering by the tests above cannot decide what the command says."""
+    import uuid
+
+    from server import migrate
+    from server.provision import drop_database
+    name = f"faultline_audit_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(libpq_url(db_server.admin_url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = db_server.url_for(name)
+    migrate.upgrade(url)
+    with psycopg.connect(libpq_url(url)) as conn:
+        incident, = conn.execute("INSERT INTO incident (code, category, status, priority, report_count, reported_at, "
+                                 "last_report_at, rev) VALUES ('FL-000001', 'no_power', 'reported', 'normal', 1, "
+                                 "now(), now(), 1) RETURNING id").fetchone()
+        for kind in ("reported", "note", "note"):
+            conn.execute("INSERT INTO incident_event (incident_id, kind, actor, server_time, details) "
+                         "VALUES (%s, %s, 'staff:test', now() - interval '10 minutes', '{}')", (incident, kind))
+    yield url
+    drop_database(db_server, name)
+
+
+def test_the_command_exits_non_zero_on_any_broken_chain_or_anchor(own_database, tamper_in, tmp_path):
+    """What a cron job or a monitor sees: the real `faultline audit verify`, its exit status and its words."""
+    import os
+    import subprocess
+    import sys
+
+    def verify():
+        env = dict(os.environ, DATABASE_URL=own_database, FAULTLINE_DATA_DIR=str(tmp_path))
+        done = subprocess.run([sys.executable, "-m", "server.cli", "audit", "verify"], env=env, capture_output=True,
+                              text=True, timeout=120)
+        return done.returncode, done.stdout + done.stderr
+
+    status, said = verify()
+    assert status == 0 and said.startswith("Intact: 3 events"), said  # and an anchor is written
+    assert (tmp_path / "audit-anchors.jsonl").stat().st_mode & 0o777 == 0o600
+    tamper_in(own_database, "UPDATE incident_event SET actor = 'someone else' WHERE seq = 2")
+    status, said = verify()
+    assert status == 1 and "BROKEN: incident FL-000001, event #2 (step 2): its contents were changed" in said
+    tamper_in(own_database, "UPDATE incident_event SET actor = 'staff:test' WHERE seq = 2")
+    assert verify()[0] == 0
+    tamper_in(own_database, "DELETE FROM incident_event WHERE seq = 3")  # the newest: no gap, but the anchor knows
+    status, said = verify()
+    assert status == 1 and "no longer match" in said, said

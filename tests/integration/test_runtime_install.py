@@ -48,6 +48,8 @@ def test_the_runtime_install_alone_sets_up_and_serves_faultline(db_server, tmp_p
                                text=True, timeout=600)
         assert setup.returncode == 0, setup.stdout + setup.stderr
         assert "Demo city loaded" in setup.stdout
+        data = tmp_path / "data"
+        assert data.stat().st_mode & 0o777 == 0o700 and (data / "secrets.json").stat().st_mode & 0o777 == 0o600
         # The links customers are sent follow the port actually served.
         assert f"Tracking links in SMS and push start with http://127.0.0.1:{port}/t/" in setup.stdout
 

@@ -150,3 +150,31 @@ def test_customers_behind_a_trusted_proxy_are_counted_one_by_one(database_url, t
         assert answers == [422] * 4  # each its own bucket: only the empty form is refused
     else:
         assert 429 in answers  # one bucket for all: the third within the minute at the latest
+
+
+def test_the_data_folder_and_what_is_written_there_are_private(database_url, test_settings, tmp_path):
+    """Customers' numbers and messages (sms.log), photos and audit anchors are for the app's own user only: the
+    folder 0700 and its files 0600, files left world-readable by an older version included."""
+    import os
+
+    from server.app import create_app
+    from server.notify.sms import LogSmsGateway
+    data = tmp_path / "data"
+    (data / "media" / "reports").mkdir(parents=True)
+    for name in ("sms.log", "audit-anchors.jsonl", "media/reports/old.jpg"):
+        (data / name).write_text("from an older version")
+        (data / name).chmod(0o644)
+    data.chmod(0o755)
+    (data / "media").chmod(0o755)
+    settings = replace(test_settings, server=replace(test_settings.server, data_dir=data))
+    create_app(database_url, settings)
+    mode = lambda path: path.stat().st_mode & 0o777  # noqa: E731
+    assert mode(data) == 0o700 and mode(data / "media") == mode(data / "media" / "reports") == 0o700
+    for name in ("secrets.json", "sms.log", "audit-anchors.jsonl", "media/reports/old.jpg"):
+        assert mode(data / name) == 0o600, name
+    previous = os.umask(0o022)  # whatever the umask, the SMS log is made private
+    try:
+        LogSmsGateway(data / "new-sms.log", "Faultline").send("+254700000000", "test")
+    finally:
+        os.umask(previous)
+    assert mode(data / "new-sms.log") == 0o600
