@@ -116,7 +116,7 @@ async def test_planned_work_may_start_as_late_as_the_same_date_next_year(clock, 
     await sign_in(client, "dispatcher")
     token = await csrf_token(client, "/planned")
     last_day = a_year_after(clock.today())
-    title = f"Annual inspection {last_day}"
+    title = f"Annual inspection {last_day} ({clock.name})"
     response = await client.post("/planned", data={
         "title": title, "zone_id": "1", "starts_at": f"{last_day}T22:00", "ends_at": f"{last_day}T23:30",
         "_csrf_token": token}, follow_redirects=False)

@@ -7,11 +7,12 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import timedelta
 
 import psycopg
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from server.db import make_engine
+from server.db import make_engine, utcnow
 from server.incidents.models import Incident
 from server.notify.service import queue_incident_notice
 from server.provision import libpq_url
@@ -55,8 +56,9 @@ async def test_a_killed_worker_drops_nothing_and_repeats_only_in_flight_messages
         await session.commit()
     await engine.dispose()
     with psycopg.connect(libpq_url(database_url)) as conn:  # other tests' queued messages wait: counts are ours
-        conn.execute("UPDATE outbox SET next_try_at = now() + interval '1 day' "
-                     "WHERE status = 'pending' AND incident_id IS DISTINCT FROM %s", (incident_id,))
+        conn.execute("UPDATE outbox SET next_try_at = %s "  # the worker judges "due" by server.db.utcnow()
+                     "WHERE status = 'pending' AND incident_id IS DISTINCT FROM %s",
+                     (utcnow() + timedelta(days=1), incident_id))
 
     kills = 0
     for target in (PHONES // 3, 2 * PHONES // 3):

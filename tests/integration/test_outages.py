@@ -4,21 +4,23 @@ from datetime import timedelta
 import psycopg
 import pytest
 
+from server.db import utcnow
 from server.provision import libpq_url
 
 
 @pytest.fixture(scope="module")
 def planned(database_url):
+    """Work tomorrow and work finished yesterday, by the code's clock (not the database's now())."""
     with psycopg.connect(libpq_url(database_url)) as conn:
         conn.execute("""
             INSERT INTO planned_outage (title, reason, area, zone_id, starts_at, ends_at)
             SELECT 'Line upgrade on Street 3', 'New conductors', ST_Multi(ST_Buffer(ST_Centroid(area), 0.005)), id,
-                   now() + interval '1 day', now() + interval '1 day 6 hours'
-            FROM zone WHERE name = 'Kasarani'""")
+                   %(now)s + interval '1 day', %(now)s + interval '1 day 6 hours'
+            FROM zone WHERE name = 'Kasarani'""", {"now": utcnow()})
         conn.execute("""
             INSERT INTO planned_outage (title, area, zone_id, starts_at, ends_at)
-            SELECT 'Finished yesterday', area, id, now() - interval '2 days', now() - interval '1 day'
-            FROM zone WHERE name = 'Kasarani'""")
+            SELECT 'Finished yesterday', area, id, %(now)s - interval '2 days', %(now)s - interval '1 day'
+            FROM zone WHERE name = 'Kasarani'""", {"now": utcnow()})
 
 
 async def test_the_feed_is_valid_geojson_with_faults_and_planned_work(client, planned):
