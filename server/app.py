@@ -45,6 +45,7 @@ from server.provision import ensure_database, ensure_server
 from server.reports.api import IntakeApi
 from server.reports.routes import AgentPages, CustomerPages
 from server.headers import security_headers
+from server.input_guard import InputGuard
 from server.secrets import load_or_create_secrets
 from server.settings import PROJECT_ROOT, Settings, get_settings
 from server.static_files import MAP_LIBRARY, StaticTree
@@ -198,7 +199,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
         dependencies={"db_session": Provide(db_session)},
         guards=[role_guard],
         include_in_schema=False,  # HTML pages are not an API; the API and data feeds opt back in
-        middleware=[StaffAndLanguageMiddleware()],
+        middleware=[StaffAndLanguageMiddleware(), InputGuard()],
         csrf_config=CSRFConfig(secret=secrets["csrf_secret"], cookie_name="fl_csrf",
                                cookie_secure=settings.server.secure_cookies, cookie_httponly=False),
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(

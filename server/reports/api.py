@@ -78,7 +78,9 @@ class ReportStatus:
 
 def _status(request: Request, report: Report, incident: Incident, joined: bool = False,
             repeat: bool = False) -> ReportStatus:
-    return ReportStatus(reference=incident.code, tracking_url=f"{request.base_url}t/{report.tracking_token}",
+    # The link the partner hands on to the customer: the public address, never the request's Host header.
+    return ReportStatus(reference=incident.code,
+                        tracking_url=f"{request.app.state.settings.public_url}/t/{report.tracking_token}",
                         status=incident.status, status_text=gettext(report.language, STATUS_LABELS[incident.status]),
                         etr=incident.etr, joined_existing=joined, already_reported=repeat)
 

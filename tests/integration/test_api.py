@@ -35,6 +35,9 @@ async def test_a_chatbot_files_a_report_and_follows_it(client, api_key, spot):
     assert filed["reference"].startswith("FL-") and filed["status"] == "reported"
     assert filed["status_text"] != "Reported, waiting for a crew"  # in Kiswahili
     token = filed["tracking_url"].rsplit("/t/", 1)[1]
+    # The link the chatbot passes on is the public address, whatever Host the chatbot called.
+    assert filed["tracking_url"] == f"{client.app.state.settings.public_url}/t/{token}"
+    assert "testserver" not in filed["tracking_url"]
     followed = (await client.get(f"/api/v1/reports/{token}", headers={"x-api-key": api_key})).json()
     assert followed["reference"] == filed["reference"]
 
