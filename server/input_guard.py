@@ -3,8 +3,9 @@
 PostgreSQL's `text` cannot hold a NUL character, and its JSON refuses a lone UTF-16 surrogate ("\\ud83d", half of
 a broken emoji), NaN and Infinity; Python's JSON parser accepts all of them (`1e999` becomes inf) and recurses
 once per level of nesting. So a NUL in an address (`?q=a%00b`, `/admin/staff/%00`), or a JSON body with any of
-those or nested deeper than any real message, is answered 400 with a sentence saying what to change, instead of
-a 500 from deep inside. Forms are cleaned by their handlers (server/forms.py `clean_form`).
+those or nested deeper than any real message, or a form field with a NUL, is answered 400 with a sentence saying
+what to change, instead of a 500 from deep inside. (No browser puts a NUL in a form; the handlers' `clean_form`
+stays as a second line.)
 
 The sync service's push takes a batch of mutations and refuses a bad one alone (sync/service.py), so its body is
 left to it.
@@ -23,6 +24,7 @@ from server.i18n import N_, gettext
 
 MAX_DEPTH = 32          # a report or a push subscription is 2 or 3 levels deep
 MAX_JSON_BYTES = 1024 * 1024
+MAX_FORM_BYTES = 1024 * 1024  # the largest form here is a few KB; files come as multipart, not checked here
 OWN_JSON = {"/sync/push"}  # checks each mutation itself (sync/service.py)
 
 NUL_IN_ADDRESS = N_("The address contains a character that is not allowed (a NUL byte). Check the link and try "
@@ -33,6 +35,8 @@ TOO_LARGE = N_("The JSON body is too large: at most %(limit)s bytes.")
 BAD_TEXT = N_("A text in the JSON contains a character that cannot be stored (a NUL or half of an emoji). "
               "Send valid UTF-8 text.")
 BAD_NUMBER = N_("A number in the JSON is not finite or too large.")
+NUL_IN_FORM = N_("A field of the form contains a character that is not allowed (a NUL byte). Type it again.")
+FORM_TOO_LARGE = N_("The form is too large: at most %(limit)s bytes.")
 
 
 class _Refused(Exception):
@@ -41,12 +45,15 @@ class _Refused(Exception):
         self.message, self.values = message, values
 
 
-def _is_json(scope: Scope) -> bool:
+def _body_kind(scope: Scope) -> str | None:
+    """"json" or "form" (url-encoded), from the content type; None for anything else (uploads, none)."""
     for name, value in scope.get("headers", []):
         if name == b"content-type":
             kind = value.split(b";")[0].strip().lower()
-            return kind == b"application/json" or kind.endswith(b"+json")
-    return False
+            if kind == b"application/json" or kind.endswith(b"+json"):
+                return "json"
+            return "form" if kind == b"application/x-www-form-urlencoded" else None
+    return None
 
 
 def check_value(value: object, depth: int = 0) -> None:
@@ -100,10 +107,15 @@ class InputGuard(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         try:
             check_address(scope)
-            if scope.get("method") in ("POST", "PUT", "PATCH", "DELETE") and _is_json(scope) \
-                    and scope.get("path") not in OWN_JSON:
-                body = await _read_body(receive, MAX_JSON_BYTES + 1)
+            kind = _body_kind(scope) if scope.get("method") in ("POST", "PUT", "PATCH", "DELETE") else None
+            if kind == "json" and scope.get("path") not in OWN_JSON:
+                body = await _read_body(receive, MAX_JSON_BYTES + 1, TOO_LARGE)
                 check_json(body)
+                receive = _replay(body, receive)
+            elif kind == "form":
+                body = await _read_body(receive, MAX_FORM_BYTES + 1, FORM_TOO_LARGE)
+                if b"\x00" in unquote_to_bytes(body):
+                    raise _Refused(NUL_IN_FORM)
                 receive = _replay(body, receive)
         except _Refused as refused:
             lang = scope.get("state", {}).get("lang", "en")
@@ -111,7 +123,7 @@ class InputGuard(ASGIMiddleware):
         await next_app(scope, receive, send)
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes:
+async def _read_body(receive: Receive, limit: int, too_large: str) -> bytes:
     body = bytearray()
     while True:
         message = await receive()
@@ -119,7 +131,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
             break
         body += message.get("body", b"")
         if len(body) > limit:
-            raise _Refused(TOO_LARGE, limit=limit - 1)
+            raise _Refused(too_large, limit=limit - 1)
         if not message.get("more_body", False):
             break
     return bytes(body)

@@ -68,6 +68,22 @@ async def test_broken_json_to_any_route_is_refused_plainly(app, client, role, ki
     assert checked > 20
 
 
+@pytest.mark.parametrize("role", [None, Role.dispatcher, Role.supervisor, Role.admin])
+async def test_a_nul_in_any_form_is_refused_plainly(app, client, role):
+    """Forms handlers judge their fields themselves; a NUL never reaches them (the console's crew code did)."""
+    if role is not None:
+        await sign_in(client, role.value)
+    token = await csrf_token(client)
+    headers = {"x-csrftoken": token, "content-type": "application/x-www-form-urlencoded", "accept": "text/html"}
+    for method, path, _ in _routes(app):
+        if method not in ("POST", "PUT", "PATCH", "DELETE") or path in ("/logout",):
+            continue
+        response = await client.request(method, path, content=b"crew_code=C0%001&username=a%00&text=x\x00y",
+                                        headers=headers, follow_redirects=False)
+        assert response.status_code == 400, f"{role} {method} {path}: {response.status_code}"
+        assert "(a NUL byte)" in response.text
+
+
 async def test_the_named_cases(client):
     """As measured from outside: each was a 500."""
     await sign_in(client, "dispatcher")
