@@ -10,10 +10,12 @@ from litestar import Controller, Request, get
 from litestar.datastructures import CacheControlHeader
 from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException, \
     ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Response
 
 from maps import service
+from server.api_docs import errors
 from server.db import DbSession
 from server.i18n import N_
 from server.staff.guards import PUBLIC
@@ -65,12 +67,18 @@ def _cache_header(layer: service.Layer | str) -> str:
     return "public, max-age=3600" if name in PUBLIC_LAYERS else "private, max-age=3600"
 
 
+TILE_ANSWERS = {**errors(400, 401, 403, 404),
+                204: ResponseSpec(data_container=None, description="No features here (or outside the service area)."),
+                304: ResponseSpec(data_container=None, description="The tile is the one named by If-None-Match.")}
+
+
 class MapLayers(Controller):
     opt = PUBLIC  # each layer checks its own audience (see PUBLIC_LAYERS)
     tags = ["maps"]
     include_in_schema = True
 
-    @get("/tiles/{name:str}/{z:int}/{x:int}/{tile_name:str}", summary="A vector tile (Mapbox Vector Tile)")
+    @get("/tiles/{name:str}/{z:int}/{x:int}/{tile_name:str}", summary="A vector tile (Mapbox Vector Tile)",
+         media_type=MVT, responses=TILE_ANSWERS)
     async def vector_tile(self, request: Request, db_session: DbSession, name: FromPath[str], z: FromPath[int],
                           x: FromPath[int], tile_name: FromPath[str]) -> Response:
         """`/tiles/{layer}/{z}/{x}/{y}.mvt`: layers incidents, crews, transformers, zones, feeders, roads;
@@ -94,7 +102,8 @@ class MapLayers(Controller):
             return Response(b"", status_code=304, headers=headers)
         return Response(data, status_code=200 if data else 204, media_type=MVT, headers=headers)
 
-    @get("/maps/layers/{file_name:str}", summary="A layer as GeoJSON, within a box")
+    @get("/maps/layers/{file_name:str}", summary="A layer as GeoJSON, within a box",
+         media_type="application/geo+json", responses=errors(400, 401, 403, 404))
     async def layer_by_box(self, request: Request, db_session: DbSession, file_name: FromPath[str],
                            bbox: Annotated[str, QueryParameter(max_length=100)]) -> Response:
         """`/maps/layers/{layer}.geojson?bbox=west,south,east,north` (degrees), for small clients."""
@@ -113,7 +122,8 @@ class MapLayers(Controller):
         return Response(collection, media_type="application/geo+json",
                         headers={"cache-control": _cache_header(layer)})
 
-    @get("/maps/offline/zones/{zone_id:int}", summary="The tiles a crew keeps for a zone")
+    @get("/maps/offline/zones/{zone_id:int}", summary="The tiles a crew keeps for a zone",
+         responses=errors(400, 401, 403, 404))
     async def offline_zone(self, request: Request, db_session: DbSession, zone_id: FromPath[int],
                            max_zoom: Annotated[int, QueryParameter(ge=ZONE_MIN_ZOOM, le=18)] = 16) -> dict:
         """Base-map tiles of a zone from zoom 11 up to `max_zoom`: their URLs, count and total bytes,
@@ -129,7 +139,7 @@ class MapLayers(Controller):
 
         return _area_json(await _remembered(request, ("zone", zone_id, max_zoom, cap), measure), cap)
 
-    @get("/maps/offline/around", summary="The tiles a crew keeps around a job")
+    @get("/maps/offline/around", summary="The tiles a crew keeps around a job", responses=errors(400, 401, 403))
     async def offline_around(self, request: Request, db_session: DbSession,
                              lat: Annotated[float, QueryParameter(ge=-85, le=85)],
                              lon: Annotated[float, QueryParameter(ge=-180, le=180)],
@@ -147,7 +157,8 @@ class MapLayers(Controller):
 
         return _area_json(await _remembered(request, ("around", lat, lon, radius, max_zoom, cap), measure), cap)
 
-    @get("/maps/config.json", cache_control=CacheControlHeader(max_age=300, public=True))
+    @get("/maps/config.json", cache_control=CacheControlHeader(max_age=300, public=True),
+         summary="What a map needs: base map, credit line, service area, layers")
     async def config(self, request: Request, db_session: DbSession) -> dict:
         """What a map page needs: the base map to draw, its credit line, the service area, the layers."""
         settings = request.app.state.settings.maps

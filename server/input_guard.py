@@ -7,8 +7,9 @@ those or nested deeper than any real message, or a form field with a NUL, is ans
 what to change, instead of a 500 from deep inside. (No browser puts a NUL in a form; the handlers' `clean_form`
 stays as a second line.)
 
-The sync service's push takes a batch of mutations and refuses a bad one alone (sync/service.py), so its body is
-left to it.
+Two kinds of route read their bodies themselves and are left to it: the sync service's push takes a batch of
+mutations and refuses a bad one alone (sync/service.py), and the SMS/USSD gateways answer in plain text that
+the customer's phone shows, after checking a signature over the raw body (server/channels/gateway.py).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from server.i18n import N_, gettext
 MAX_DEPTH = 32          # a report or a push subscription is 2 or 3 levels deep
 MAX_JSON_BYTES = 1024 * 1024
 MAX_FORM_BYTES = 1024 * 1024  # the largest form here is a few KB; files come as multipart, not checked here
-OWN_JSON = {"/sync/push"}  # checks each mutation itself (sync/service.py)
+OWN_BODY = {"/sync/push", "/ussd", "/sms/inbound"}  # see the module docstring
 
 NUL_IN_ADDRESS = N_("The address contains a character that is not allowed (a NUL byte). Check the link and try "
                     "again.")
@@ -107,8 +108,9 @@ class InputGuard(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         try:
             check_address(scope)
-            kind = _body_kind(scope) if scope.get("method") in ("POST", "PUT", "PATCH", "DELETE") else None
-            if kind == "json" and scope.get("path") not in OWN_JSON:
+            writes = scope.get("method") in ("POST", "PUT", "PATCH", "DELETE") and scope.get("path") not in OWN_BODY
+            kind = _body_kind(scope) if writes else None
+            if kind == "json":
                 body = await _read_body(receive, MAX_JSON_BYTES + 1, TOO_LARGE)
                 check_json(body)
                 receive = _replay(body, receive)

@@ -8,6 +8,7 @@ from litestar.datastructures import CacheControlHeader
 from litestar.params import QueryParameter
 from litestar.response import Template
 
+from server.api_docs import errors
 from server.db import DbSession
 from server.incidents.service import outages_by_zone, outages_geojson
 from server.reports.rules import CATEGORY_LABELS
@@ -25,7 +26,8 @@ class PublicOutages(Controller):
                                                        "categories": CATEGORY_LABELS})
 
     @get("/outages.geojson", media_type="application/geo+json", include_in_schema=True, tags=["outages"],
-         cache_control=CacheControlHeader(max_age=30, public=True))
+         cache_control=CacheControlHeader(max_age=30, public=True), responses=errors(400),
+         summary="Current and planned outages as GeoJSON (at transformers, never a customer's point)")
     async def outages_feed(self, db_session: DbSession,
                            zone: Annotated[str | None, QueryParameter(max_length=120)] = None) -> dict:
         # A NUL byte cannot be in a zone's name, and PostgreSQL refuses it in text: no such zone.

@@ -19,6 +19,7 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 from sqlalchemy import text
 
+from server.api_docs import errors
 from server.db import DbSession, utcnow
 from server.forms import clean_form, local_time, whole_number
 from server.i18n import N_
@@ -72,20 +73,26 @@ async def _report_id(session, token: str) -> int:
 
 
 class PushSubscriptions(Controller):
-    opt = PUBLIC  # the tracking token in the path is the customer's key
+    """The tracking page's "notify me": a browser's push subscription for one report (cookie CSRF applies)."""
 
-    @get("/push/key")
-    async def public_key(self, request: Request) -> dict:
+    opt = PUBLIC  # the tracking token in the path is the customer's key
+    include_in_schema = True
+    tags = ["notifications"]
+
+    @get("/push/key", summary="The VAPID public key to subscribe with")
+    async def public_key(self, request: Request) -> dict[str, str]:
         return {"publicKey": request.app.state.vapid_public_key}
 
-    @post("/t/{token:str}/push", status_code=201)
-    async def add(self, token: FromPath[str], db_session: DbSession, data: JSONBody[Subscription]) -> dict:
+    @post("/t/{token:str}/push", status_code=201, summary="Notify this browser about this report",
+          responses=errors(400, 403, 404))
+    async def add(self, token: FromPath[str], db_session: DbSession, data: JSONBody[Subscription]) -> dict[str, bool]:
         check_subscription(data)
         await subscribe(db_session, await _report_id(db_session, token), data.endpoint, data.keys.p256dh,
                         data.keys.auth)
         return {"subscribed": True}
 
-    @delete("/t/{token:str}/push", status_code=204)
+    @delete("/t/{token:str}/push", status_code=204, summary="Stop notifying this browser",
+            responses=errors(400, 403, 404))
     async def remove(self, token: FromPath[str], db_session: DbSession, data: JSONBody[Subscription]) -> None:
         await unsubscribe(db_session, await _report_id(db_session, token), data.endpoint)
 

@@ -16,6 +16,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server import ratelimit
+from server.api_docs import errors
 from server.db import DbSession
 from server.forms import clean_form
 from server.i18n import gettext
@@ -108,7 +109,7 @@ class IntakeApi(Controller):
     # Authenticated by key, not by cookie: CSRF does not apply.
     opt = {**PUBLIC, "exclude_from_csrf": True}
 
-    @post("/reports", status_code=201, summary="File a report", responses={})
+    @post("/reports", status_code=201, summary="File a report", responses=errors(400, 401, 422, 429))
     async def file_report(self, request: Request, db_session: DbSession, data: JSONBody[ReportRequest]) -> ReportStatus:
         """File a customer's report. It joins the open incident at that place when there is one; the same
         phone or meter reporting the same incident again is counted, not filed twice (`already_reported`)."""
@@ -128,7 +129,7 @@ class IntakeApi(Controller):
             raise _unprocessable(data.language, {refused.field: refused.message}) from None
         return _status(request, receipt.report, receipt.incident, receipt.joined_existing, receipt.already_reported)
 
-    @get("/reports/{token:str}", summary="Follow a report")
+    @get("/reports/{token:str}", summary="Follow a report", responses=errors(400, 401, 404))
     async def report_status(self, request: Request, db_session: DbSession,
                             token: Annotated[str, PathParameter(min_length=22, max_length=22, pattern=r"^[A-Za-z0-9_-]+$")]
                             ) -> ReportStatus:
