@@ -8,7 +8,7 @@ from __future__ import annotations
 import shutil
 import time
 import uuid
-from datetime import date
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 import anyio
@@ -24,7 +24,7 @@ from server.admin.models import ImportRun
 from server.admin.operator import defaults, effective_settings, save_overrides
 from server.admin.service import AdminRefused
 from server.crews.models import Crew
-from server.db import DbSession
+from server.db import DbSession, utcnow
 from server.forms import clean_form, whole_number
 from server.i18n import N_
 from server.imports import export
@@ -378,7 +378,8 @@ class DataAdmin(Controller):
     async def export_file(self, request: Request, kind: FromPath[str]) -> Stream:
         if kind not in KINDS:
             raise NotFoundException()
-        name = f"faultline-{date.today().isoformat()}-{export.FILENAMES[kind]}"
+        today = utcnow().astimezone(ZoneInfo(request.app.state.settings.locale.timezone)).date()  # the utility's day
+        name = f"faultline-{today.isoformat()}-{export.FILENAMES[kind]}"
         return Stream(export.export_chunks(_database_url(request), kind), media_type=export.media_type(kind),
                       headers={"content-disposition": f'attachment; filename="{name}"'})
 

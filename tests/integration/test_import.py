@@ -496,3 +496,13 @@ async def test_only_administrators_may_import(import_app):
                                      files={"file": ("c.csv", b"meter_no,transformer\n", "text/csv")})
         assert response.status_code == 403
         assert (await client.get("/admin/export/customers")).status_code == 403
+
+
+async def test_an_export_is_named_by_the_utilitys_day_not_the_machines(import_app):
+    """At 23:30 UTC on 31 December it is already 1 January in Nairobi: the file says 2028-01-01."""
+    import time_machine
+    with time_machine.travel("2027-12-31T23:30:00+00:00", tick=True):
+        async with AsyncTestClient(app=import_app) as admin:
+            assert (await sign_in(admin, "admin")).status_code == 303
+            response = await admin.get("/admin/export/zones")
+    assert 'filename="faultline-2028-01-01-' in response.headers["content-disposition"]
