@@ -16,6 +16,10 @@ REASONS = {
     "unknown_incident": N_("There is no job number %(incident_id)s."),
     "no_crew": N_("You are not in a crew, so your position was not recorded. Ask your supervisor."),
     "id_taken": N_("This record's id is already used on another job. The app must make a new one."),
+    "unstorable": N_("This action holds what the server cannot keep: %(problems)s. It was not recorded: do it "
+                     "again (type any text anew), or update the app."),
+    "too_large": N_("This action is too large to send (%(size_kb)s KB; one action may be at most %(limit_kb)s KB), "
+                    "so it was not recorded. Do it again in shorter parts."),
     "invalid_value": N_("The server could not store a value in this action. Check what was typed."),
     "server_error": N_("The server could not apply this action. It is recorded; tell your supervisor."),
     "etr_out_of_range": N_("The ETR must be within %(days)s days from now."),
@@ -42,6 +46,10 @@ OUTSIDE_GEOFENCE = N_("You checked in %(distance)s m from the fault, outside the
                       "counts, and dispatch sees the distance.")
 
 # Refusals of a whole request.
+TOO_LARGE = N_("This push is too large: send at most %(limit_kb)s KB at a time, and at most %(mutation_kb)s KB "
+               "in one action.")
+# Said after every refusal of a whole push: the app keeps the work and does not send it again by itself.
+KEPT = N_("Your actions stay on this phone and are sent again when you press Sync now or the app is updated.")
 BUSY = N_("The server is busy. Send the same batch again in a moment.")
 DEVICE_TAKEN = N_("This app install is registered to another person. Sign out and in again to get a new one.")
 NOT_JSON = N_("Send the batch as JSON: {\"client_id\": …, \"mutations\": […]}.")
@@ -60,7 +68,7 @@ def answer_message(lang: str, reason: str | None, details: dict) -> str | None:
     parts = []
     if reason in REASONS:
         values = dict(details)
-        if reason == "invalid_args":
+        if reason in ("invalid_args", "unstorable"):
             values["problems"] = "; ".join(f"{item['field']} {gettext(lang, item['problem'])}"
                                            for item in details.get("problems", []))
         try:

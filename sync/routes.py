@@ -7,7 +7,6 @@ into the `x-csrftoken` header; no exclusion is needed. Pull and poke are GETs an
 """
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Annotated, Any
 
@@ -30,20 +29,23 @@ from server.media import PhotoRefused
 from server.provision import libpq_url
 from server.staff.guards import roles
 from sync import changes, conflicts, messages, photos, service
-from sync.mutations import MAX_BATCH, BatchRefused, parse_batch
+from sync.mutations import MAX_MUTATION_BYTES, BatchRefused, parse_batch, read_body
 from sync.poke import PokeHub, poke_stream
 
-MAX_BODY = 4 * 1024 * 1024  # 1,000 mutations with notes fit in well under 1 MB
+# A whole push: the app sends batches of at most 256 KB (1,000 mutations with notes fit in well under 1 MB).
+MAX_BODY = 4 * 1024 * 1024
 
 
 def _refuse(request: Request, status: int, message: str, **values: Any) -> HTTPException:
     return HTTPException(status_code=status, detail=gettext(request.state.lang, message, **values))
 
 
-def _json_body(raw: bytes) -> Any:
-    def no_constants(name: str) -> Any:  # NaN and Infinity are not JSON, and PostgreSQL cannot store them
-        raise ValueError(name)
-    return json.loads(raw, parse_constant=no_constants)
+def _refuse_push(request: Request, status: int, message: str, **values: Any) -> HTTPException:
+    """A push refused as a whole: what is wrong, that the work is kept, and the limits the app must keep to."""
+    lang = request.state.lang
+    return HTTPException(status_code=status,
+                         detail=f"{gettext(lang, message, **values)} {gettext(lang, messages.KEPT)}",
+                         extra={"max_bytes": MAX_BODY, "max_mutation_bytes": MAX_MUTATION_BYTES})
 
 
 def _photo_id(request: Request, value: str, status: int = 404) -> uuid.UUID:
@@ -70,22 +72,25 @@ class SyncApi(Controller):
     opt = roles("lineman")
     path = "/sync"
 
-    @post("/push", status_code=HTTP_200_OK)
+    @post("/push", status_code=HTTP_200_OK, request_max_body_size=MAX_BODY)
     async def push(self, request: Request, db_session: DbSession) -> dict:
-        raw = await request.body()
-        if len(raw) > MAX_BODY:
-            raise _refuse(request, 413, N_("Send at most %(limit)s mutations at a time, oldest first."),
-                          limit=MAX_BATCH)
         try:
-            batch = parse_batch(_json_body(raw))
-        except (ValueError, RecursionError):
-            raise _refuse(request, 400, messages.NOT_JSON) from None
+            raw = await request.body()
+        except RequestEntityTooLarge:
+            raw = None
+        if raw is None or len(raw) > MAX_BODY:
+            raise _refuse_push(request, 413, messages.TOO_LARGE, limit_kb=MAX_BODY // 1024,
+                               mutation_kb=MAX_MUTATION_BYTES // 1024)
+        try:
+            batch = parse_batch(read_body(raw))
+        except ValueError:
+            raise _refuse_push(request, 400, messages.NOT_JSON) from None
         except BatchRefused as refused:
-            raise _refuse(request, 400, refused.message, **refused.values) from None
+            raise _refuse_push(request, 400, refused.message, **refused.values) from None
         try:
             result = await service.push(db_session, request.user, batch, settings=request.app.state.settings)
         except service.DeviceTaken:
-            raise _refuse(request, 409, messages.DEVICE_TAKEN) from None
+            raise _refuse_push(request, 409, messages.DEVICE_TAKEN) from None
         except DBAPIError:
             await db_session.rollback()
             raise _refuse(request, 503, messages.BUSY) from None

@@ -1,5 +1,10 @@
 """Push: apply a crew phone's batch of mutations exactly once, in order, merged by the rules of the job.
 
+Before anything is read, every value of every mutation was cleaned when the batch was parsed
+(sync/mutations.py): a mutation holding what PostgreSQL cannot keep (a lone surrogate, NUL, a number that is not
+finite or past a bigint), nested too deep or too large is answered `rejected` without being read further, and
+its cleaned copy is what is stored, so no statement ever sees such a value and a retry gets the same answer.
+
 One transaction per batch:
 
 1. lock the client (an advisory lock, taken before the transaction writes anything — see sync/changes.py on
@@ -433,7 +438,7 @@ async def _earlier_answers(session: AsyncSession, client_id: uuid.UUID, ids: lis
 def _incident_ids(sent: list[m.Sent]) -> list[int]:
     found = set()
     for item in sent:
-        value = item.args.get("incident_id") if isinstance(item.args, dict) else None
+        value = item.args.get("incident_id") if isinstance(item.args, dict) and item.refusal is None else None
         if isinstance(value, int) and not isinstance(value, bool) and 1 <= value < 2**31:
             found.add(value)
     return sorted(found)
@@ -448,6 +453,8 @@ async def _apply_one(session: AsyncSession, staff: Staff, client_id: uuid.UUID, 
                     "base_rev": None}
     if isinstance(sent.args, dict) and isinstance(sent.args.get("incident_id"), int):
         stored["incident_id"] = sent.args["incident_id"] if 1 <= sent.args["incident_id"] < 2**31 else None
+    if sent.refusal is not None:  # held what PostgreSQL cannot keep, or too large: read no further
+        return Outcome(rules.REJECTED, *sent.refusal), stored, []
     mutation = REGISTRY.get(sent.name)
     if mutation is None:
         return Outcome(rules.REJECTED, "unknown_mutation", {"name": sent.name[:m.MAX_NAME]}), stored, []

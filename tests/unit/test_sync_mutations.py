@@ -1,4 +1,5 @@
 """What a phone may send: the envelope, each mutation's own schema, cursors and the answers' words."""
+import json
 import uuid
 
 import pytest
@@ -94,8 +95,59 @@ def test_client_times_need_their_offset(sent, ok):
     assert (m.parse_client_time(sent) is not None) is ok
 
 
-def test_what_is_stored_of_a_mutation_has_no_nul():
-    assert m.storable({"a\x00": ["x\x00y", {"k": "v\x00"}], "n": 1}) == {"a": ["xy", {"k": "v"}], "n": 1}
+def test_what_is_stored_of_a_mutation_is_what_postgresql_can_keep():
+    cleaned, problems, _ = m.clean_mutation({"name": "no\x00te", "args": {"a\x00": ["x\x00y", {"k": "\ud83d"}],
+                                                                          "n": 1, "f": float("inf"), "big": 2**64},
+                                             "client_time": "\udc00"})
+    assert cleaned == {"name": "no\ufffdte", "args": {"a\ufffd": ["x\ufffdy", {"k": "\ufffd"}], "n": 1, "f": None,
+                                                     "big": None}, "client_time": "\ufffd"}
+    assert problems == [{"field": "name", "problem": m.NUL_CHARACTER},
+                        {"field": "a\ufffd", "problem": m.NUL_CHARACTER},
+                        {"field": "a\ufffd.0", "problem": m.NUL_CHARACTER},
+                        {"field": "a\ufffd.1.k", "problem": m.BROKEN_CHARACTER},
+                        {"field": "f", "problem": m.NOT_FINITE}]  # at most five are named (not big, client_time)
+
+
+@pytest.mark.parametrize("raw, field, problem", [
+    (b'{"text": "\\ud83d"}', "text", "has a broken character (part of an emoji)"),
+    (b'{"text": "caf\xe9"}', "text", "has a broken character (part of an emoji)"),  # not UTF-8
+    (b'{"latitude": 1e999}', "latitude", "is not a finite number"),
+    (b'{"n": 9223372036854775808}', "n", "is a number too large to keep"),
+    (b'{"n": -9223372036854775809}', "n", "is a number too large to keep"),
+    (b'{"n": ' + b"1" * 5000 + b"}", "n", "is a number too large to keep"),
+    (b'{"deep": ' + b"[" * 20 + b"]" * 20 + b"}", "deep." + ".".join(["0"] * 14), "is nested too deeply"),
+    (b'{"deep": ' + b'{"a": ' * 4000 + b"1" + b"}" * 4000 + b"}", "deep." + ".".join(["a"] * 14),
+     "is nested too deeply"),
+])
+def test_a_mutation_holding_what_cannot_be_kept_is_refused_alone(raw, field, problem):
+    body = m.read_body(b'{"client_id": "%s", "mutations": [{"id": 1, "name": "note", "args": %s}, {"id": 2}]}'
+                       % (CLIENT.encode(), raw))
+    bad, good = m.parse_batch(body).mutations
+    assert bad.refusal == ("unstorable", {"problems": [{"field": field, "problem": problem}]})
+    assert good.refusal is None
+    json.dumps(bad.raw, allow_nan=False).encode("utf-8")  # the cleaned copy can be stored
+
+
+def test_nine_digits_past_bigint_and_the_edges_of_bigint():
+    ok, problems, _ = m.clean_mutation({"args": {"low": -2**63, "high": 2**63 - 1}})
+    assert problems == [] and ok["args"] == {"low": -2**63, "high": 2**63 - 1}
+
+
+@pytest.mark.parametrize("raw", [b"NaN", b'{"a": Infinity}', b"[" * 5000 + b"]" * 5000, b'{"a": ' + b"[" * 5000,
+                                 b"not json"])
+def test_what_is_not_json_is_not_read(raw):
+    with pytest.raises(ValueError):
+        m.read_body(raw)
+
+
+def test_a_mutation_too_large_keeps_only_its_envelope():
+    sent = m.parse_batch({"client_id": CLIENT, "mutations": [
+        {"id": 1, "name": "note", "args": {"text": "x" * 70_000}, "client_time": "2026-11-22T09:00:00Z"},
+        {"id": 2, "name": "note", "too_large": 5_000_000}]}).mutations
+    assert sent[0].refusal == ("too_large", {"size_kb": 69, "limit_kb": 64})
+    assert sent[0].raw == {"id": 1, "name": "note", "too_large": sent[0].raw["too_large"],
+                           "client_time": "2026-11-22T09:00:00Z"}
+    assert sent[1].refusal == ("too_large", {"size_kb": 4883, "limit_kb": 64})
 
 
 @pytest.mark.parametrize("value, parsed", [
