@@ -20,6 +20,8 @@ REASONS = {
                      "again (type any text anew), or update the app."),
     "too_large": N_("This action is too large to send (%(size_kb)s KB; one action may be at most %(limit_kb)s KB), "
                     "so it was not recorded. Do it again in shorter parts."),
+    "not_crews_job": N_("This job was never given to your crew, so nothing of this action was recorded. If you are "
+                        "working on it, call dispatch to have it assigned to your crew."),
     "invalid_value": N_("The server could not store a value in this action. Check what was typed."),
     "server_error": N_("The server could not apply this action. It is recorded; tell your supervisor."),
     "etr_out_of_range": N_("The ETR must be within %(days)s days from now."),
@@ -60,6 +62,7 @@ PHOTO_TYPE = N_("Send the photo itself as the body, with Content-Type image/jpeg
 PHOTO_TOO_LARGE = N_("This photo is too large: send at most %(limit)s MB (the app should shrink it first).")
 PHOTO_BUSY = N_("The server is busy. Send the photo again in a moment.")
 NO_SUCH_PHOTO = N_("There is no such photo.")
+PHOTO_NOT_CREWS_JOB = N_("This photo is of a job that was never given to your crew, so it was not kept.")
 PHOTO_ID_TAKEN = N_("This photo's id is already used by another crew. The app must make a new one.")
 
 

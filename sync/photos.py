@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import anyio.to_thread
 from PIL import ExifTags, Image
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -55,6 +56,10 @@ _DATE_STAMP = re.compile(r"^\d{4}:\d\d:\d\d$")
 
 class PhotoIdTaken(Exception):
     """The id belongs to a photo of another crew: the app must make a new one."""
+
+
+class NotCrewsJob(Exception):
+    """The photo's mutation was refused: its job was never the crew's (sync/rules.py may_work_on)."""
 
 
 @dataclass(frozen=True)
@@ -198,13 +203,15 @@ def _sent_by_crew_of(photo: Photo | PhotoFile, staff: Staff) -> bool:
 
 async def receive(session: AsyncSession, staff: Staff, photo_id: uuid.UUID, raw: bytes, folder: Path,
                   zone: str, now: datetime | None = None) -> Received:
-    """Store a crew photo once by its id. Commits. Raises PhotoRefused or PhotoIdTaken."""
+    """Store a crew photo once by its id. Commits. Raises PhotoRefused, PhotoIdTaken or NotCrewsJob."""
     existing = await session.get(PhotoFile, photo_id)
+    reference = await session.get(Photo, photo_id)  # the `photo` mutation, when it came first
+    if reference is None and await _refused_as_not_crews(session, staff, photo_id):
+        raise NotCrewsJob()  # before or after its file came: the file is not kept
     if existing is not None:  # a retry: the answer to the first upload was lost
         if not _sent_by_crew_of(existing, staff):
             raise PhotoIdTaken()
         return Received(existing, new=False)
-    reference = await session.get(Photo, photo_id)  # the `photo` mutation, when it came first
     if reference is not None and not _sent_by_crew_of(reference, staff):
         raise PhotoIdTaken()
     # Nothing is written yet: the connection goes back to the pool while the photo waits its turn in the image
@@ -231,6 +238,40 @@ async def receive(session: AsyncSession, staff: Staff, photo_id: uuid.UUID, raw:
     await anyio.to_thread.run_sync(_write, folder, photo_id, clean)
     await session.commit()
     return Received(PhotoFile(**values), new=True)
+
+
+# The lineman's own `photo` mutation for this id, refused because its job was never their crew's. Read through
+# their app installs (sync_client.staff_id, then the mutations' primary key): it runs only for a file that
+# came with no stored mutation.
+_REFUSED_AS_NOT_CREWS = text("""
+    SELECT EXISTS (SELECT 1 FROM sync_mutation m
+                   WHERE m.client_id IN (SELECT client_id FROM sync_client WHERE staff_id = :staff_id)
+                     AND m.staff_id = :staff_id AND m.name = 'photo' AND m.reason = 'not_crews_job'
+                     AND m.details->>'photo_id' = :photo_id)
+""")
+
+
+async def _refused_as_not_crews(session: AsyncSession, staff: Staff, photo_id: uuid.UUID) -> bool:
+    return (await session.exec(_REFUSED_AS_NOT_CREWS, params={"staff_id": staff.id,
+                                                              "photo_id": str(photo_id)})).scalar_one()
+
+
+async def files_of_refused(session: AsyncSession, staff: Staff, photo_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """Of these photos, whose mutations were refused, the ones whose files this lineman (or their crew) had
+    already uploaded: their files are removed once the refusal is committed. The upload's row stays, as every
+    record here does (photo_file is append-only); with no mutation and no file, no one sees a photo."""
+    rows = await session.exec(text("""
+        SELECT f.id FROM photo_file f
+        WHERE f.id = ANY(:ids) AND (f.staff_id = :staff_id OR f.crew_id = :crew_id)
+          AND NOT EXISTS (SELECT 1 FROM photo p WHERE p.id = f.id)
+    """), params={"ids": photo_ids, "staff_id": staff.id, "crew_id": staff.crew_id})
+    return [row.id for row in rows]
+
+
+def remove_files(folder: Path, photo_ids: list[uuid.UUID]) -> None:
+    for photo_id in photo_ids:
+        for path in (photo_path(folder, photo_id), photo_path(folder, photo_id, thumb=True)):
+            path.unlink(missing_ok=True)
 
 
 async def viewable(session: AsyncSession, staff: Staff, photo_id: uuid.UUID) -> PhotoFile | None:

@@ -134,6 +134,8 @@ class SyncApi(Controller):
             raise _refuse(request, 422, str(refused)) from None
         except photos.PhotoIdTaken:
             raise _refuse(request, 409, messages.PHOTO_ID_TAKEN) from None
+        except photos.NotCrewsJob:
+            raise _refuse(request, 409, messages.PHOTO_NOT_CREWS_JOB) from None
         except DBAPIError:
             await db_session.rollback()
             raise _refuse(request, 503, messages.PHOTO_BUSY) from None

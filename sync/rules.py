@@ -7,6 +7,7 @@ The rules of the job, not "last write wins" everywhere:
   (server/incidents/state.py holds the order);
 - assignment is the dispatcher's: work a crew did offline on a job taken from it meanwhile is kept (notes,
   check-ins, photos, materials are stored; steps and fields go into the conflict) and raises a conflict;
+  work on a job that was never the crew's is refused, and nothing of it is stored;
 - notes, check-ins, photos and materials are append-only sets keyed by the phone's UUID;
 - single-value fields (cause, ETR proposal) go to the last writer by (event time, client id, mutation id);
   the losing value stays in the incident's history;
@@ -85,6 +86,13 @@ def assigned(job_crew_id: int | None, crew_id: int | None) -> bool:
     return crew_id is not None and job_crew_id == crew_id
 
 
+def may_work_on(job_crew_id: int | None, crew_id: int | None, held_before: bool) -> bool:
+    """Whether a crew's work on a job is taken at all: the job is theirs, or was theirs (`held_before`: the
+    incident's history gave it to them once) and was taken from them, maybe while they were offline — that work
+    is real, and the rules below keep it with a conflict. A job that was never theirs is no job of theirs."""
+    return assigned(job_crew_id, crew_id) or (crew_id is not None and held_before)
+
+
 def decide_step(status: str, job_crew_id: int | None, crew_id: int | None, proposed: str) -> Decision:
     """A crew step (en_route, on_site, restored) against the incident as the server has it."""
     if not assigned(job_crew_id, crew_id):
@@ -109,7 +117,8 @@ def decide_accept(status: str, job_crew_id: int | None, crew_id: int | None) -> 
 
 
 def decide_record(job_crew_id: int | None, crew_id: int | None) -> Decision:
-    """A note, check-in, photo or material: always kept; a conflict when the job is not the crew's."""
+    """A note, check-in, photo or material on a job the crew may work on (may_work_on): kept; a conflict when
+    the job is no longer the crew's."""
     if not assigned(job_crew_id, crew_id):
         return Decision(CONFLICT, "not_assigned", apply=False)
     return Decision(APPLIED)

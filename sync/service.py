@@ -13,7 +13,7 @@ One transaction per batch:
    the first time (a retried batch gets the same answers back);
 3. lock the batch's incidents in id order (no deadlock between two phones syncing the same jobs);
 4. apply the next ids one by one, each in its own savepoint. A mutation wrong in itself (unknown name, bad
-   arguments, no such job) is rolled back and answered `rejected`; one that meets a dispatcher's decision is
+   arguments, no such job, a job that was never the crew's) is rolled back and answered `rejected`; one that meets a dispatcher's decision is
    kept as far as the rules allow (sync/rules.py) and answered `conflict`; either way it is used up, so one
    bad mutation never blocks the queue;
 5. an id after a gap (an earlier batch has not arrived) is not applied and answered `pending`: the phone
@@ -49,13 +49,14 @@ from server.incidents.records import MaterialUse, Note, Photo
 from server.settings import Settings, get_settings
 from server.staff.models import Staff
 from sync import mutations as m
-from sync import rules
+from sync import photos, rules
 from sync.models import CrewPing, IncidentField, SyncClient, SyncConflict, SyncMutation
 
 log = logging.getLogger("faultline.sync")
 
 PENDING = "pending"  # not applied: an earlier id is missing; the phone keeps it and sends it again
 UNABLE_TO_FIX = "unable_to_fix"  # incident.flag: the crew handed the job back, dispatch must reassign it
+NOT_CREWS_JOB = "not_crews_job"  # rejected: the job was never the crew's (sync/rules.py may_work_on)
 
 
 class DeviceTaken(Exception):
@@ -137,10 +138,30 @@ def point(longitude: float, latitude: float) -> str:
     return f"SRID=4326;POINT({longitude} {latitude})"
 
 
-async def _incident(ctx: Context, incident_id: int) -> Incident:
+# Whether the incident's history ever gave it to the crew (a dispatcher's assignment, or a reassignment away).
+_HELD_BEFORE = text("""
+    SELECT EXISTS (SELECT 1 FROM incident_event
+                   WHERE incident_id = :incident_id AND kind IN ('assigned', 'reassigned')
+                     AND (details->>'crew_id' = :crew_id OR details->>'previous_crew_id' = :crew_id))
+""")
+
+
+def _locked(ctx: Context, incident_id: int) -> Incident:
     incident = ctx.incidents.get(incident_id)
     if incident is None:
         raise Rejected("unknown_incident", incident_id=incident_id)
+    return incident
+
+
+async def _incident(ctx: Context, incident_id: int, **record: str) -> Incident:
+    """The batch's locked incident, when the crew may work on it at all (rules.may_work_on); `record` names
+    what a refusal leaves unstored."""
+    incident = _locked(ctx, incident_id)
+    if not rules.assigned(incident.crew_id, ctx.crew_id):  # the usual case costs no query
+        held = ctx.crew_id is not None and (await ctx.session.exec(_HELD_BEFORE, params={
+            "incident_id": incident.id, "crew_id": str(ctx.crew_id)})).scalar_one()
+        if not rules.may_work_on(incident.crew_id, ctx.crew_id, held):
+            raise Rejected(NOT_CREWS_JOB, incident_id=incident_id, **record)
     return incident
 
 
@@ -271,7 +292,7 @@ async def arrived(ctx: Context, args: m.Arrived) -> Outcome:
     A fix farther from the fault than the geofence (rules.geofence_reach: the operator's radius, widened by
     the fix's own accuracy up to twice the radius) never blocks the check-in — a lineman may have parked down the road, or the fault is mapped badly — it
     is flagged for the dispatcher."""
-    incident = await _incident(ctx, args.incident_id)
+    incident = await _incident(ctx, args.incident_id, checkin_id=str(args.checkin_id))
     where = point(args.longitude, args.latitude)
     radius = (await effective_settings(ctx.session, ctx.settings or get_settings())).geofence_radius_m
     inserted = (await ctx.session.exec(text("""
@@ -304,19 +325,19 @@ async def arrived(ctx: Context, args: m.Arrived) -> Outcome:
 
 
 async def add_note(ctx: Context, args: m.AddNote) -> Outcome:
-    incident = await _incident(ctx, args.incident_id)
+    incident = await _incident(ctx, args.incident_id, note_id=str(args.note_id))
     row = _record_row(ctx, incident, args.note_id) | {"author_role": "crew", "text": args.text}
     return await _record(ctx, incident, Note.__table__, row, "note", {"note_id": str(args.note_id)})
 
 
 async def add_photo(ctx: Context, args: m.AddPhoto) -> Outcome:
-    incident = await _incident(ctx, args.incident_id)
+    incident = await _incident(ctx, args.incident_id, photo_id=str(args.photo_id))
     row = _record_row(ctx, incident, args.photo_id) | {"caption": args.caption}
     return await _record(ctx, incident, Photo.__table__, row, "photo", {"photo_id": str(args.photo_id)})
 
 
 async def use_material(ctx: Context, args: m.UseMaterial) -> Outcome:
-    incident = await _incident(ctx, args.incident_id)
+    incident = await _incident(ctx, args.incident_id, material_id=str(args.material_id))
     row = _record_row(ctx, incident, args.material_id) | {"item": args.item, "quantity": args.quantity,
                                                           "unit": args.unit}
     return await _record(ctx, incident, MaterialUse.__table__, row, "material",
@@ -348,7 +369,7 @@ async def propose_etr(ctx: Context, args: m.ProposeEtr) -> Outcome:
 async def unable_to_fix(ctx: Context, args: m.UnableToFix) -> Outcome:
     """The crew cannot finish the job: flagged on the dispatcher's queue for reassignment. The status stays
     where it is (the work done so far is real); only the crew holding an open job can hand it back."""
-    incident = await _incident(ctx, args.incident_id)
+    incident = _locked(ctx, args.incident_id)  # only the crew holding the job; no conflict to keep
     if not rules.assigned(incident.crew_id, ctx.crew_id):
         raise Rejected("not_your_job")
     if not state.is_open(incident.status):
@@ -526,10 +547,12 @@ async def push(session: AsyncSession, staff: Staff, batch: m.Batch, now: datetim
                                     .with_for_update().execution_options(populate_existing=True))
         incidents = {incident.id: incident for incident in locked}
     applied: dict[int, Answer] = {}
-    records, events = [], []
+    records, events, unclaimed = [], [], []
     for sent in due:
         outcome, stored, written = await _apply_one(session, staff, batch.client_id, sent, now, clock, settings,
                                                     incidents)
+        if outcome.reason == NOT_CREWS_JOB and "photo_id" in outcome.details:
+            unclaimed.append(uuid.UUID(outcome.details["photo_id"]))
         events += written
         applied[sent.id] = Answer(sent.id, outcome.status, outcome.reason, outcome.details)
         records.append({"client_id": batch.client_id, "mutation_id": sent.id, "staff_id": staff.id,
@@ -545,7 +568,11 @@ async def push(session: AsyncSession, staff: Staff, batch: m.Batch, now: datetim
         await session.exec(pg_insert(SyncMutation.__table__), params=records)
         client.last_mutation_id = due[-1].id
         session.add(client)
+    # A photo's file may come before its mutation: when the mutation is refused, so is the file.
+    refused_files = await photos.files_of_refused(session, staff, unclaimed) if unclaimed else []
     await session.commit()
+    if refused_files and settings is not None:
+        photos.remove_files(photos.photo_folder(settings.server.data_dir), refused_files)
     expected = client.last_mutation_id + 1
     answers = []
     for sent in batch.mutations:

@@ -52,6 +52,7 @@ class Job:
     id: int
     status: str = "reported"
     crew: int | None = None
+    held_by: set = field(default_factory=set)  # every crew the job was ever given to
     cause: str | None = None
     cause_stamp: tuple | None = None
     etr_proposal: str | None = None
@@ -94,7 +95,9 @@ class Model:
         job = self.jobs.get(args["incident_id"])
         if job is None:
             return "rejected", "unknown_incident"
-        mine = crew is not None and job.crew == crew
+        if crew is None or crew not in job.held_by:
+            return "rejected", "not_crews_job"  # never the crew's: nothing of it is kept
+        mine = job.crew == crew
         result = ("applied", None)
         if name in ("note", "photo", "materials", "arrived"):
             kept = {"note": job.notes, "photo": job.photos, "materials": job.materials, "arrived": job.checkins}[name]
@@ -144,6 +147,7 @@ class Model:
                 return False
             if job.crew != crew:
                 job.crew = crew
+                job.held_by.add(crew)
                 job.status = max(job.status, "assigned", key=rank)
                 job.times.setdefault("assigned", now)
             return True

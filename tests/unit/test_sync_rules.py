@@ -127,3 +127,16 @@ def test_the_time_of_a_step_is_the_first_any_phone_claimed(frozen_clock, recorde
 def test_what_a_supervisor_may_answer_each_conflict():
     assert rules.RESOLUTIONS == {"not_assigned": ("accepted", "dismissed"), "cancelled": ("dismissed",),
                                  "restored_after_cancel": ("accepted",)}
+
+
+@pytest.mark.parametrize("job_crew, crew, held_before, may", [
+    (1, 1, False, True),    # the crew's job
+    (2, 1, True, True),     # taken from the crew (maybe while it was offline): its work is kept, with a conflict
+    (2, 1, False, False),   # never the crew's: refused, nothing stored
+    (None, 1, False, False),
+    (None, 1, True, True),
+    (None, None, False, False),  # a lineman in no crew has no job
+    (1, None, True, False),
+])
+def test_work_is_taken_only_on_a_job_that_is_or_was_the_crews(job_crew, crew, held_before, may):
+    assert rules.may_work_on(job_crew, crew, held_before) is may
