@@ -88,7 +88,8 @@ class SyncApi(Controller):
         except BatchRefused as refused:
             raise _refuse_push(request, 400, refused.message, **refused.values) from None
         try:
-            result = await service.push(db_session, request.user, batch, settings=request.app.state.settings)
+            result = await service.push_retrying(db_session, request.user, batch,
+                                                 settings=request.app.state.settings)
         except service.DeviceTaken:
             raise _refuse_push(request, 409, messages.DEVICE_TAKEN) from None
         except DBAPIError:

@@ -21,18 +21,21 @@ One transaction per batch:
 6. write the timeline events of the batch in one statement, bump `rev` once for each job touched (one row in
    the change log per job, not per mutation), record every answer and the client's new last id, commit.
 
-Only a database that cannot go on (deadlock, lost connection) fails the whole batch: the phone gets a 5xx
-and retries it, which is safe because nothing of it was committed.
+Only a database that cannot go on fails the whole batch. A deadlock or a serialization failure is met by
+running the batch again from scratch, up to three times with a short jittered pause (push_retrying); after that,
+or on a lost connection, the phone gets a 503 and retries it, which is safe because nothing of it was committed.
 """
 from __future__ import annotations
 
 import logging
+import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import anyio
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import insert, text
 from sqlalchemy import exc as sa_exc
@@ -583,3 +586,34 @@ async def push(session: AsyncSession, staff: Staff, batch: m.Batch, now: datetim
         else:
             answers.append(Answer(sent.id, PENDING, "out_of_order", {"expected": expected}))
     return PushResult(batch.client_id, client.last_mutation_id, answers)
+
+
+# A serialization failure or a deadlock says nothing about the batch: PostgreSQL gave up one of two transactions
+# that met. Replicache's server (replicache-express, pg.ts) runs the push again a few times before it tells
+# the phone to come back, so a phone on 2G does not send its batch again for a lock it never saw.
+RETRIED_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+PUSH_RETRIES = 3
+RETRY_PAUSE_S = 0.05  # the first pause, about; doubled after each try, jittered so two retries do not meet again
+
+
+def retryable(error: BaseException) -> bool:
+    return getattr(getattr(error, "orig", None), "sqlstate", None) in RETRIED_SQLSTATES
+
+
+async def push_retrying(session: AsyncSession, staff: Staff, batch: m.Batch,
+                        settings: Settings | None = None) -> PushResult:
+    """push(), run again from scratch — the whole transaction rolled back first — when the database gave it up
+    for a serialization failure or a deadlock, up to PUSH_RETRIES times; then the error is raised."""
+    tries = 0
+    while True:
+        try:
+            return await push(session, staff, batch, settings=settings)
+        except sa_exc.DBAPIError as error:
+            await session.rollback()
+            if tries == PUSH_RETRIES or not retryable(error):
+                raise
+            pause = RETRY_PAUSE_S * 2**tries * random.uniform(0.5, 1.5)
+            tries += 1
+            log.info("sync push %s met %s; trying again in %.0f ms (%s of %s)", batch.client_id,
+                     error.orig.sqlstate, pause * 1000, tries, PUSH_RETRIES)
+            await anyio.sleep(pause)
