@@ -9,7 +9,13 @@
 (function (scope) {
   "use strict";
   var DB_NAME = "faultline-crew";
-  var BATCH = 100;
+  // A batch is at most this many mutations and this many bytes (a 2G link; the server takes up to 4 MB), and one
+  // mutation at most what the server takes for one (sync/mutations.py MAX_MUTATION_BYTES).
+  var LIMITS = { count: 100, bytes: 256 * 1024, mutation: 64 * 1024 };
+  // This file's address carries its content's hash: a refusal recorded by one version of the app is not held
+  // against the next, which may have fixed what the server refused. (The worker names it before importing.)
+  var VERSION = (scope.document && scope.document.currentScript && scope.document.currentScript.src) ||
+                scope.FaultlineOutboxVersion || "";
   var dbPromise = null;
   var person = null;  // who is signed in on this page (the service worker passes it to sync)
 
@@ -177,40 +183,112 @@
     });
   }
 
-  // Outcome of a sync: "done", "signin" (the session ended: keep everything, ask to sign in),
-  // "refused" (the server says the app is wrong: keep everything, say so), or a thrown error (network, 5xx:
-  // try again later).
-  function pushAll(owner) {
+  function wireSize(mutation) {
+    return new TextEncoder().encode(JSON.stringify(mutation)).length;
+  }
+
+  // What is sent of a mutation: itself, or — when it alone is larger than the server takes — its envelope and its
+  // size, which the server answers `rejected` (too_large) like any other: the lineman reads why in the messages,
+  // and the mutation's id is used up, so the ones behind it go on.
+  function onWire(mutation, limit) {
+    var bytes = wireSize(mutation);
+    if (bytes <= limit) return { mutation: mutation, bytes: bytes };
+    var stub = { id: mutation.id, name: mutation.name, client_time: mutation.client_time, too_large: bytes };
+    return { mutation: stub, bytes: wireSize(stub) };
+  }
+
+  function batchOf(queue, limits) {
+    var batch = [], bytes = 0;
+    for (var i = 0; i < queue.length && batch.length < limits.count; i++) {
+      var wire = onWire(queue[i], limits.mutation);
+      if (batch.length && bytes + wire.bytes > limits.bytes) break;
+      batch.push(wire.mutation);
+      bytes += wire.bytes;
+    }
+    return { mutations: batch, bytes: bytes };
+  }
+
+  // An answer that will not change however often the same batch is sent (the server says the app is wrong): kept
+  // with the version that heard it, shown, and the batch is not sent again by itself — only when the lineman asks
+  // (Sync now) or the app is updated. The work stays in the outbox.
+  function refuse(owner, status, detail) {
+    var refusal = { status: status, detail: detail, version: VERSION, at: new Date().toISOString() };
+    return getMeta(key("refused", owner), null).then(function (before) {
+      return transact(["meta", "log"], "readwrite", function (s) {
+        s.meta.put({ key: key("refused", owner), value: refusal });
+        if (!before || before.detail !== detail) s.log.put(logEntry(detail, owner));
+      });
+    }).then(function () { return "refused"; });
+  }
+
+  function refusal(owner) {
+    return getMeta(key("refused", owner), null).then(function (found) {
+      return found && found.version === VERSION ? found : null;
+    });
+  }
+
+  function transient(status) {
+    return status >= 500 || status === 408 || status === 429;
+  }
+
+  // Outcome of a push: "done", "signin" (the session ended: keep everything, ask to sign in), "refused" (the
+  // server says the app is wrong: keep everything, say so, do not loop), or a thrown error (network, 5xx: try again
+  // later).
+  function pushAll(owner, limits) {
+    limits = limits || LIMITS;
     return Promise.all([getMeta(key("client_id", owner), null), getMeta("csrf", ""), mine("outbox", owner)])
       .then(function (got) {
       var clientId = got[0], csrf = got[1];
       var queue = got[2];
       if (!queue.length) return "done";
-      var batch = queue.slice(0, BATCH);
-      return postJson("/sync/push", { client_id: clientId, mutations: batch }, csrf).then(function (response) {
+      var batch = batchOf(queue, limits);
+      var sent = batch.mutations;
+      return postJson("/sync/push", { client_id: clientId, mutations: sent }, csrf).then(function (response) {
         if (response.status === 401 || response.status === 403) return "signin";
-        if (response.status >= 500) throw new Error("server " + response.status);
+        if (transient(response.status)) throw new Error("server " + response.status);
+        if (response.status === 413 && (sent.length > 1 || !sent[0].too_large)) {
+          // More than the server takes now: send less at a time; one mutation alone goes as its stub.
+          return response.json().catch(function () { return {}; }).then(function (body) {
+            return pushAll(owner, {
+              count: Math.max(1, Math.floor(sent.length / 2)),
+              bytes: Math.min(Math.floor(batch.bytes / 2), (body.max_bytes || Infinity) / 2),
+              mutation: sent.length > 1 ? Math.min(limits.mutation, body.max_mutation_bytes || Infinity)
+                                        : Math.floor(batch.bytes / 2)
+            });
+          });
+        }
         if (!response.ok) {
           return response.json().catch(function () { return {}; }).then(function (body) {
-            return note(body.detail || ("HTTP " + response.status), owner).then(function () { return "refused"; });
+            return refuse(owner, response.status, body.detail || ("HTTP " + response.status));
           });
         }
         return response.json().then(function (body) {
           var finished = body.results.filter(function (a) { return a.status !== "pending"; });
-          return transact(["outbox", "log"], "readwrite", function (s) {
+          var byId = {};
+          queue.forEach(function (m) { byId[m.id] = m; });
+          return transact(["outbox", "photos", "log", "meta"], "readwrite", function (s) {
+            s.meta.delete(key("refused", owner));
             finished.forEach(function (answer) {
+              var mutation = byId[answer.id];
               s.outbox.delete(key(answer.id, owner));
+              // A refused photo mutation: its file would only be refused too.
+              if (answer.status === "rejected" && mutation && mutation.name === "photo" && mutation.args) {
+                s.photos.delete(mutation.args.photo_id);
+              }
               if (answer.status !== "applied") s.log.put(logEntry(answer.message || answer.reason, owner));
             });
           }).then(function () {
             // More than one batch waiting, and this one went through: send the next.
-            return finished.length && queue.length > batch.length ? pushAll(owner) : "done";
+            return finished.length && queue.length > sent.length ? pushAll(owner, limits) : "done";
           });
         });
       });
     });
   }
 
+  // "done", "signin", "refused", or "unheard": the server holds mutations this phone still has queued — it
+  // took them but the answer never came back (lost on the way, or heard by the other of the page and the worker).
+  // They are not dropped: the next push asks for their answers, which the server gives from its record.
   function pull(owner) {
     return Promise.all([getMeta(key("client_id", owner), null), getMeta(key("cursor", owner), "")])
       .then(function (got) {
@@ -218,8 +296,14 @@
       return fetch("/sync/pull" + query, { credentials: "same-origin", headers: { accept: "application/json" } });
     }).then(function (response) {
       if (response.status === 401 || response.status === 403) return "signin";
-      if (!response.ok) throw new Error("pull " + response.status);
+      if (transient(response.status)) throw new Error("pull " + response.status);
+      if (!response.ok) {
+        return response.json().catch(function () { return {}; }).then(function (body) {
+          return note(body.detail || ("pull: HTTP " + response.status), owner);
+        }).then(function () { return "refused"; });
+      }
       return response.json().then(function (body) {
+        var unheard = 0;
         return transact(["jobs", "outbox", "meta", "log"], "readwrite", function (s) {
           if (body.reset) s.jobs.clear();
           body.ops.forEach(function (op) {
@@ -230,16 +314,15 @@
               s.log.put(logEntry((op.code || "") + ": " + op.why, owner));
             }
           });
-          // Mutations the server already holds (answered while we were away) leave the outbox.
           s.outbox.openCursor().onsuccess = function (event) {
             var cursor = event.target.result;
             if (!cursor) return;
-            if (cursor.value.owner === owner && cursor.value.mutation.id <= body.last_mutation_id) cursor.delete();
+            if (cursor.value.owner === owner && cursor.value.mutation.id <= body.last_mutation_id) unheard += 1;
             cursor.continue();
           };
           s.meta.put({ key: key("cursor", owner), value: body.cursor });
           s.meta.put({ key: key("last_sync", owner), value: new Date().toISOString() });
-        }).then(function () { return "done"; });
+        }).then(function () { return unheard ? "unheard" : "done"; });
       });
     });
   }
@@ -275,14 +358,26 @@
   }
 
   var running = null;
-  // One sync at a time per page or worker; both may run (the server applies each mutation id once).
-  function sync(owner) {
+  // One sync at a time per page or worker; both may run (the server applies each mutation id once). A batch the
+  // server refused for good is not sent again unless `force` (the lineman pressed Sync now); jobs are still
+  // pulled and photos still sent. Resolves "done", "signin" or "refused".
+  function sync(owner, options) {
     if (running) return running;
+    var force = Boolean(options && options.force);
     running = getMeta(key("client_id", owner), null).then(function (clientId) {
       if (!clientId) return "done";  // this person has not opened the app on this phone yet
-      return pushAll(owner).then(function (state) {
-        if (state !== "done") return state;
-        return pull(owner).then(function (pulled) { return pulled === "done" ? uploadPhotos(owner) : pulled; });
+      return refusal(owner).then(function (held) {
+        return held && !force ? "refused" : pushAll(owner);
+      }).then(function (pushed) {
+        if (pushed === "signin") return pushed;
+        return pull(owner).then(function (pulled) {
+          if (pulled === "signin") return pulled;
+          var heard = pulled === "unheard" && pushed === "done" ? pushAll(owner) : Promise.resolve(pushed);
+          return heard.then(function (state) {
+            if (state === "signin") return state;
+            return uploadPhotos(owner).then(function (photos) { return photos === "done" ? state : photos; });
+          });
+        });
       });
     }).finally(function () { running = null; });
     return running;
@@ -290,6 +385,7 @@
 
   scope.FaultlineOutbox = {
     open: open, use: use, enqueue: enqueue, savePhoto: savePhoto, sync: sync, all: all,
-    mine: mine, othersWaiting: othersWaiting, getMeta: getMeta, setMeta: setMeta, uuid: uuid, note: note
+    mine: mine, othersWaiting: othersWaiting, getMeta: getMeta, setMeta: setMeta, uuid: uuid, note: note,
+    refusal: refusal
   };
 })(typeof self !== "undefined" ? self : window);

@@ -6,6 +6,7 @@
 const VERSION = "__VERSION__";
 const SHELL = __SHELL__;
 const URLS = __URLS__;
+self.FaultlineOutboxVersion = URLS["js/crew-outbox.js"];  // its refusals are held against this version only
 importScripts(URLS["js/crew-outbox.js"]);
 importScripts(URLS["js/shell-cache.js"]);
 const CACHE = "faultline-crew-" + VERSION;

@@ -16,6 +16,11 @@
   var signinBox = root.querySelector("[data-signin]");
   var othersText = root.querySelector("[data-others]");
   var logList = root.querySelector("[data-log]");
+  // The server's own words when it refused the queued work for good (in the lineman's language): shown until a
+  // push goes through; the work stays counted as waiting.
+  var refusedBox = el("p", { class: "error", role: "alert", "data-refused": "" });
+  refusedBox.hidden = true;
+  signinBox.parentNode.insertBefore(refusedBox, signinBox.nextSibling);
   var openJob = null;
   var retryDelay = 5000, retryTimer = null;
   var STEP = { accept_job: "assigned", en_route: "en_route", arrived: "on_site", restored: "restored" };
@@ -63,7 +68,7 @@
 
   function render() {
     return Promise.all([box.all("jobs"), box.mine("outbox"), box.mine("photos"), box.getMeta("last_sync:" + user, null),
-                        box.mine("log"), box.othersWaiting()]).then(function (got) {
+                        box.mine("log"), box.othersWaiting(), box.refusal(user)]).then(function (got) {
       var outbox = got[1];  // oldest first
       var jobs = got[0].map(function (job) { return withPending(job, outbox); });
       var waiting = outbox.length + got[2].length;
@@ -73,6 +78,8 @@
       root.dataset.waiting = String(waiting);
       othersText.hidden = !got[5].length;
       othersText.textContent = got[5].length ? fill(words.other_owner, { user: got[5].join(", ") }) : "";
+      refusedBox.hidden = !got[6] || !outbox.length;
+      refusedBox.textContent = got[6] ? got[6].detail : "";
       logList.replaceChildren.apply(logList, got[4].sort(function (a, b) { return a.at < b.at ? -1 : 1; })
                                                 .slice(-20).reverse().map(function (entry) {
         return el("li", { text: localTime(entry.at.slice(0, 24)) + " " + entry.text });
@@ -336,9 +343,12 @@
     }).catch(function () {});
   }
 
-  function syncNow() {
+  // Pressing Sync now (`event` a click) also sends again a batch the server refused for good; nothing else does.
+  function syncNow(event) {
     clearTimeout(retryTimer);
-    return box.setMeta({ csrf: csrfCookie(), session_user: user }).then(function () { return box.sync(user); })
+    var force = Boolean(event && event.type === "click");
+    return box.setMeta({ csrf: csrfCookie(), session_user: user })
+      .then(function () { return box.sync(user, { force: force }); })
       .then(function (state) {
         signinBox.hidden = state !== "signin";
         retryDelay = 5000;

@@ -349,8 +349,9 @@ class SyncMachine(RuleBasedStateMachine):
                 phone.view[op["key"]] = op["value"]
             else:
                 phone.view.pop(op["key"], None)
+        # Mutations the server took while the phone did not hear the answer stay in the outbox: the next push
+        # hears their answers from the record (sync/__init__.py), as the crew app does.
         phone.cursor, phone.last_mutation_id = result.cursor, result.last_mutation_id
-        phone.outbox = [m for m in phone.outbox if m["id"] > result.last_mutation_id]
 
     # -------------------------------------------------------------- the dispatcher and the clock
 
