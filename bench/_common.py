@@ -79,11 +79,13 @@ CSRF_INPUT = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
 
 def signed_in(base_url: str, username: str, password: str = DEMO_PASSWORD, timeout: float = 60) -> httpx.Client:
-    """An HTTP client signed in as a staff member, as a browser would be (session cookie and CSRF cookie)."""
+    """An HTTP client signed in as a staff member, as a browser would be: the session cookie, and the CSRF token
+    issued with it (bound to the session) sent back in the header."""
     http = httpx.Client(base_url=base_url, timeout=timeout)
     token = CSRF_INPUT.search(http.get("/login").text).group(1)
     response = http.post("/login", data={"username": username, "password": password, "_csrf_token": token})
     assert response.status_code in (200, 303), (response.status_code, response.text[:500])
+    http.headers["x-csrftoken"] = http.cookies["fl_csrf"]
     return http
 
 

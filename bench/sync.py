@@ -7,7 +7,6 @@ the same run on the same database.
 from __future__ import annotations
 
 import argparse
-import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -16,13 +15,12 @@ import httpx
 import psycopg
 from psycopg.types.json import Jsonb
 
-from bench._common import bench_database, served
+from bench._common import bench_database, served, signed_in
 from server.provision import libpq_url
 from server.staff.service import hash_password
 
 PASSWORD = "bench-sync-password"
 JOBS = 50
-CSRF_INPUT = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
 
 def _setup(url: str) -> dict:
@@ -69,11 +67,8 @@ def _batch(jobs: list[int], count: int) -> list[dict]:
 
 
 def _signed_in(base_url: str) -> tuple[httpx.Client, str]:
-    http = httpx.Client(base_url=base_url, timeout=120)
-    token = CSRF_INPUT.search(http.get("/login").text).group(1)
-    response = http.post("/login", data={"username": "bench-lineman", "password": PASSWORD, "_csrf_token": token})
-    assert response.status_code in (200, 303), response.status_code
-    return http, token
+    http = signed_in(base_url, "bench-lineman", PASSWORD, timeout=120)
+    return http, http.headers["x-csrftoken"]
 
 
 def _raw_push(url: str, staff: int, crew: int, batch: list[dict]) -> float:
