@@ -2,21 +2,19 @@
 
 Data never travels here (Replicache's rule): the phone pulls. The change-log trigger NOTIFYs the crew's id on
 channel `faultline_sync`; PostgreSQL delivers it at commit, so a poke never arrives before the change can be
-pulled. One LISTEN connection per app process serves every open stream; it opens with the first stream and
-closes after the last (server/listen.py).
+pulled. A phone hears its own crew's pokes only. The loop, with its one LISTEN connection per process, is
+server/live_events.py.
 """
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 from litestar.response import ServerSentEventMessage
 
 from server.listen import NotifyHub
+from server.live_events import HEARTBEAT_SECONDS, STREAM_SECONDS, event_stream
 
 CHANNEL = "faultline_sync"
-HEARTBEAT_SECONDS = 25.0  # below the idle timeout of common proxies and carrier NATs
-STREAM_SECONDS = 600.0  # then the stream ends and EventSource reconnects (the sign-in is checked again)
 RETRY_MS = 10_000  # how long EventSource waits before reconnecting
 
 
@@ -27,22 +25,12 @@ class PokeHub(NotifyHub):
         super().__init__(dsn, CHANNEL, int)
 
 
-async def poke_stream(hub: PokeHub, crew_id: int, heartbeat: float = HEARTBEAT_SECONDS,
-                      lifetime: float = STREAM_SECONDS) -> AsyncIterator[ServerSentEventMessage]:
-    queue = await hub.subscribe(crew_id)
-    loop = asyncio.get_running_loop()
-    try:
-        # On (re)connect: pull now, since pokes sent while disconnected were missed.
-        yield ServerSentEventMessage(event="poke", data="{}", retry=RETRY_MS)
-        deadline = loop.time() + lifetime
-        while (left := deadline - loop.time()) > 0:
-            try:
-                item = await asyncio.wait_for(queue.get(), timeout=min(heartbeat, left))
-            except TimeoutError:
-                yield ServerSentEventMessage(comment="keep-alive", data=None)
-                continue
-            if item is None:
-                return
-            yield ServerSentEventMessage(event="poke", data="{}")
-    finally:
-        hub.unsubscribe(crew_id, queue)
+def _poke(payload: str) -> ServerSentEventMessage:
+    return ServerSentEventMessage(event="poke", data="{}")
+
+
+def poke_stream(hub: PokeHub, crew_id: int, heartbeat: float = HEARTBEAT_SECONDS,
+                lifetime: float = STREAM_SECONDS) -> AsyncIterator[ServerSentEventMessage]:
+    # On (re)connect: pull now, since pokes sent while disconnected were missed.
+    opening = [ServerSentEventMessage(event="poke", data="{}", retry=RETRY_MS)]
+    return event_stream(hub, crew_id, opening, _poke, heartbeat, lifetime)
