@@ -19,7 +19,8 @@ from sqlalchemy.dialects import postgresql
 from server import migrate
 from server.demo.city import DEMO_PASSWORD
 from server.demo.load import load_demo
-from server.provision import drop_database, ensure_server, libpq_url
+from server.provision import drop_database, ensure_server
+from server.db_url import libpq_url
 from server.settings import get_settings
 
 logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -23,10 +23,10 @@ import psycopg
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bench._common import bench_database, psycopg_sql, served, signed_in
-from server.admin.operator import defaults
+from server.operator import defaults
 from server.audit import figures, sla
 from server.db import make_engine, utcnow
-from server.provision import libpq_url
+from server.db_url import libpq_url
 from server.settings import get_settings
 
 CREW_PREFIX = "BA"

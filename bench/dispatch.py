@@ -23,7 +23,7 @@ from bench._common import bench_database, percentile, psycopg_sql, served, signe
 from server.assets.models import Zone
 from server.dispatch import service
 from server.incidents import service as incidents
-from server.provision import libpq_url
+from server.db_url import libpq_url
 
 HTMX = {"hx-request": "true"}
 CODE_PREFIX = "BC"  # the benchmark's crews: BC00001...; the demo city's are C01...

@@ -20,7 +20,7 @@ import psycopg
 from bench._common import bench_database
 from server.demo import city
 from server.imports.service import ImportOptions, import_file
-from server.provision import libpq_url
+from server.db_url import libpq_url
 
 HEADER = ("meter_no", "phone", "name", "language", "transformer", "latitude", "longitude")
 

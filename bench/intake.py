@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bench._common import bench_database, served
 from server.db import make_engine
-from server.provision import libpq_url
+from server.db_url import libpq_url
 from server.reports.api import create_api_client
 
 

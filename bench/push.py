@@ -22,7 +22,7 @@ from bench._common import bench_database
 from server.app import make_courier
 from server.db import make_engine
 from server.notify.worker import deliver_due
-from server.provision import libpq_url
+from server.db_url import libpq_url
 from server.secrets import load_or_create_secrets
 from server.settings import ServerSettings, get_settings
 from tests.support.push_service import PushService

@@ -16,7 +16,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from bench._common import bench_database, served, signed_in
-from server.provision import libpq_url
+from server.db_url import libpq_url
 from server.staff.service import hash_password
 
 PASSWORD = "bench-sync-password"

@@ -18,7 +18,7 @@ import psycopg
 
 from bench._common import bench_database, percentile, served
 from maps import service
-from server.provision import libpq_url
+from server.db_url import libpq_url
 
 ZOOMS = (10, 12, 14, 16)
 

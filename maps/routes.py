@@ -8,8 +8,7 @@ from typing import Annotated
 
 from litestar import Controller, Request, get
 from litestar.datastructures import CacheControlHeader
-from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException, \
-    ValidationException
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Response
@@ -18,6 +17,7 @@ from maps import service
 from server.api_docs import errors
 from server.db import DbSession
 from server.i18n import N_
+from server.refusals import Refused
 from server.staff.guards import PUBLIC
 
 ATTRIBUTION = "Network and streets: Faultline demo data"
@@ -41,7 +41,7 @@ def _layer(request: Request, name: str) -> service.Layer | str:
     layer = service.LAYERS.get(name) or (name if name in service.COMPOSITES else None)
     if layer is None:
         names = ", ".join(sorted([*service.LAYERS, *service.COMPOSITES]))
-        raise NotFoundException(f"No map layer {name!r}. Layers: {names}.")
+        raise Refused(N_("There is no map layer %(name)s. The layers are: %(names)s."), 404, name=name[:40], names=names)
     if name not in PUBLIC_LAYERS:
         staff = request.scope.get("user")
         if staff is None:
@@ -87,10 +87,11 @@ class MapLayers(Controller):
         layer = _layer(request, name)
         match = TILE_NAME.fullmatch(tile_name)
         if not match:
-            raise ValidationException("A tile is named {y}.mvt, for example /tiles/roads/14/9824/8196.mvt.")
+            raise Refused(N_("A tile is named {y}.mvt, for example /tiles/roads/14/9824/8196.mvt."), 400)
         y = int(match.group(1))
         if not 0 <= z <= MAX_ZOOM or not (0 <= x < 2 ** z and 0 <= y < 2 ** z):
-            raise ValidationException(f"No such tile: zoom must be 0–{MAX_ZOOM} and x, y between 0 and 2^zoom − 1.")
+            raise Refused(N_("No such tile: the zoom is 0 to %(max)s, and x and y are between 0 and 2^zoom − 1."), 400,
+                          max=MAX_ZOOM)
         headers = {"cache-control": _cache_header(layer)}
         extent = await _extent(request, db_session)
         if extent is None or not service.boxes_overlap(service.tile_box(z, x, y), extent):
@@ -108,16 +109,16 @@ class MapLayers(Controller):
                            bbox: Annotated[str, QueryParameter(max_length=100)]) -> Response:
         """`/maps/layers/{layer}.geojson?bbox=west,south,east,north` (degrees), for small clients."""
         if not file_name.endswith(".geojson"):
-            raise NotFoundException("Layers are served as /maps/layers/{layer}.geojson.")
+            raise Refused(N_("Layers are served as /maps/layers/{layer}.geojson."), 404)
         layer = _layer(request, file_name.removesuffix(".geojson"))
         if isinstance(layer, str):
-            raise NotFoundException(f"The {layer} map comes as tiles: /tiles/{layer}/{{z}}/{{x}}/{{y}}.mvt.")
+            raise Refused(N_("The %(layer)s map comes as tiles: /tiles/%(layer)s/{z}/{x}/{y}.mvt."), 404, layer=layer)
         west, south, east, north = _bbox(bbox)
         extent = await _extent(request, db_session)
         if extent and not service.boxes_overlap((west, south, east, north), extent) \
                 and -90 <= west and east <= 90 and service.boxes_overlap((south, west, north, east), extent):
-            raise ValidationException("bbox looks like latitude,longitude: send west,south,east,north "
-                                      "(longitude first).")
+            raise Refused(N_("bbox looks like latitude,longitude: send west,south,east,north (longitude first)."),
+                          400, "bbox")
         collection = await service.layer_geojson(db_session, layer, west, south, east, north, MAX_FEATURES)
         return Response(collection, media_type="application/geo+json",
                         headers={"cache-control": _cache_header(layer)})
@@ -134,7 +135,7 @@ class MapLayers(Controller):
         async def measure():
             found = await service.zone_box(db_session, zone_id)
             if found is None:
-                raise NotFoundException("No zone has this number.")
+                raise Refused(N_("There is no zone with this number."), 404)
             return await service.offline_area(db_session, found[0], found[1], ZONE_MIN_ZOOM, max_zoom, cap)
 
         return _area_json(await _remembered(request, ("zone", zone_id, max_zoom, cap), measure), cap)
@@ -195,12 +196,13 @@ def _bbox(raw: str) -> tuple[float, float, float, float]:
     try:
         west, south, east, north = (float(part) for part in raw.split(","))
     except ValueError:
-        raise ValidationException("bbox is west,south,east,north in degrees, e.g. 36.80,-1.30,36.84,-1.27.") \
-            from None
+        raise Refused(N_("bbox is west,south,east,north in degrees, for example 36.80,-1.30,36.84,-1.27."), 400,
+                      "bbox") from None
     if not all(map(lambda v: v == v and abs(v) != float("inf"), (west, south, east, north))):
-        raise ValidationException("bbox values must be numbers.")
+        raise Refused(N_("The four values of bbox must be numbers."), 400, "bbox")
     if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
-        raise ValidationException("bbox must have west < east and south < north, in longitude/latitude order.")
+        raise Refused(N_("bbox must have west < east and south < north, longitude first."), 400, "bbox")
     if (east - west) * (north - south) > MAX_BOX_DEGREES:
-        raise ValidationException(f"bbox too large: at most {MAX_BOX_DEGREES} square degree; use tiles instead.")
+        raise Refused(N_("bbox is too large: at most %(limit)s square degree; use the tiles instead."), 400, "bbox",
+                      limit=MAX_BOX_DEGREES)
     return west, south, east, north

@@ -36,7 +36,7 @@ from server.db import make_engine, provide_session
 from server.crews.models import CREW_STATUS_LABELS
 from server.dispatch.routes import CrewShiftButtons, DispatchConsole
 from server.incidents.routes import PublicOutages
-from server.incidents.rules import STATUS_LABELS
+from server.labels import STATUS_LABELS
 from server.notify.push import PushSender
 from server.notify.routes import Broadcasts, PlannedOutages, PushSubscriptions, SmsInbox
 from server.notify.sms import gateway_from
@@ -46,6 +46,7 @@ from server.reports.api import IntakeApi
 from server.reports.routes import AgentPages, CustomerPages
 from server.headers import security_headers
 from server.input_guard import InputGuard
+from server.refusals import Refused
 from server.secrets import load_or_create_secrets
 from server.settings import PROJECT_ROOT, Settings, get_settings
 from server.static_files import MAP_LIBRARY, StaticTree
@@ -108,8 +109,7 @@ GENERIC_DETAILS = {
 def _render_error(request: Request, status: int, message: str, extra: dict | None = None) -> Response:
     if not _wants_html(request):
         return Response({"status_code": status, "detail": message, **(extra or {})}, status_code=status)
-    if "lang" not in request.scope.get("state", {}):  # no route matched: the middleware did not run
-        request.scope.setdefault("state", {})["lang"] = reader_language(request.scope)
+    _reader(request)
     if status in GENERIC_DETAILS and message in ("Not Found", "Method Not Allowed", "Request Entity Too Large",
                                                  "Payload Too Large", "CSRF token verification failed"):
         message = GENERIC_DETAILS[status]
@@ -125,9 +125,22 @@ def _not_signed_in(request: Request, exc: NotAuthorizedException) -> Response:
     return Template("staff/login.html", context={"next": request.url.path, "error": None}, status_code=401)
 
 
+def _reader(request: Request) -> str:
+    if "lang" not in request.scope.get("state", {}):  # no route matched: the middleware did not run
+        request.scope.setdefault("state", {})["lang"] = reader_language(request.scope)
+    return request.state.lang
+
+
 def _http_error(request: Request, exc: HTTPException) -> Response:
     extra = exc.extra if isinstance(exc.extra, dict) else None
-    return _render_error(request, exc.status_code, exc.detail, extra)
+    # A detail may be a msgid (NotFoundException(N_("…"))): said in the reader's language, in JSON too.
+    return _render_error(request, exc.status_code, i18n.gettext(_reader(request), exc.detail), extra)
+
+
+def _refused(request: Request, refused: Refused) -> Response:
+    """The one place a refusal becomes an answer (server/refusals.py)."""
+    extra = {**refused.extra, **({"field": refused.field} if refused.field else {})}
+    return _render_error(request, refused.status, refused.text(_reader(request)), extra or None)
 
 
 def _unexpected_error(request: Request, exc: Exception) -> Response:
@@ -211,6 +224,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
         exception_handlers={
             NotAuthorizedException: _not_signed_in,
             HTTPException: _http_error,
+            Refused: _refused,
             Exception: _unexpected_error,
         },
         # The API description is public: partner systems and chatbots read it before they have a key.

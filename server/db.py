@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from server.provision import sqlalchemy_url
+from server.db_url import sqlalchemy_url
 
 # PostgreSQL's own default names, spelled out so Alembic can name (and later drop) every constraint.
 SQLModel.metadata.naming_convention = {

@@ -17,11 +17,11 @@ import json
 import math
 from urllib.parse import unquote_to_bytes
 
-from litestar.exceptions import ValidationException
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.i18n import N_, gettext
+from server.i18n import N_
+from server.refusals import Refused
 
 MAX_DEPTH = 32          # a report or a push subscription is 2 or 3 levels deep
 MAX_JSON_BYTES = 1024 * 1024
@@ -40,12 +40,6 @@ NUL_IN_FORM = N_("A field of the form contains a character that is not allowed (
 FORM_TOO_LARGE = N_("The form is too large: at most %(limit)s bytes.")
 
 
-class _Refused(Exception):
-    def __init__(self, message: str, **values: object) -> None:
-        super().__init__(message)
-        self.message, self.values = message, values
-
-
 def _body_kind(scope: Scope) -> str | None:
     """"json" or "form" (url-encoded), from the content type; None for anything else (uploads, none)."""
     for name, value in scope.get("headers", []):
@@ -60,20 +54,20 @@ def _body_kind(scope: Scope) -> str | None:
 def check_value(value: object, depth: int = 0) -> None:
     """Refused if anything in a decoded JSON value could not be stored or is nested too deeply."""
     if depth > MAX_DEPTH:
-        raise _Refused(TOO_DEEP, depth=MAX_DEPTH)
+        raise Refused(TOO_DEEP, 400, depth=MAX_DEPTH)
     if isinstance(value, str):
         if "\x00" in value:
-            raise _Refused(BAD_TEXT)
+            raise Refused(BAD_TEXT, 400)
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate
-            raise _Refused(BAD_TEXT) from None
+            raise Refused(BAD_TEXT, 400) from None
     elif isinstance(value, float):
         if not math.isfinite(value):
-            raise _Refused(BAD_NUMBER)
+            raise Refused(BAD_NUMBER, 400)
     elif isinstance(value, int) and not isinstance(value, bool):
         if abs(value) >= 2**63:
-            raise _Refused(BAD_NUMBER)
+            raise Refused(BAD_NUMBER, 400)
     elif isinstance(value, dict):
         for key, item in value.items():
             check_value(key, depth + 1)
@@ -85,43 +79,39 @@ def check_value(value: object, depth: int = 0) -> None:
 
 def check_json(raw: bytes) -> None:
     if len(raw) > MAX_JSON_BYTES:
-        raise _Refused(TOO_LARGE, limit=MAX_JSON_BYTES)
+        raise Refused(TOO_LARGE, 400, limit=MAX_JSON_BYTES)
     if not raw.strip():
         return  # an empty body: the handler says what it needs
     try:
         value = json.loads(raw, parse_constant=lambda name: math.inf)  # NaN, Infinity: refused just below
     except RecursionError:
-        raise _Refused(TOO_DEEP, depth=MAX_DEPTH) from None
+        raise Refused(TOO_DEEP, 400, depth=MAX_DEPTH) from None
     except ValueError:  # not JSON, not UTF-8, or an integer of thousands of digits
-        raise _Refused(NOT_JSON) from None
+        raise Refused(NOT_JSON, 400) from None
     check_value(value)
 
 
 def check_address(scope: Scope) -> None:
     if "\x00" in scope.get("path", "") or b"\x00" in unquote_to_bytes(scope.get("query_string", b"")):
-        raise _Refused(NUL_IN_ADDRESS)
+        raise Refused(NUL_IN_ADDRESS, 400)
 
 
 class InputGuard(ASGIMiddleware):
     """Refuses what no route can take (see the module docstring); lets everything else through untouched."""
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        try:
-            check_address(scope)
-            writes = scope.get("method") in ("POST", "PUT", "PATCH", "DELETE") and scope.get("path") not in OWN_BODY
-            kind = _body_kind(scope) if writes else None
-            if kind == "json":
-                body = await _read_body(receive, MAX_JSON_BYTES + 1, TOO_LARGE)
-                check_json(body)
-                receive = _replay(body, receive)
-            elif kind == "form":
-                body = await _read_body(receive, MAX_FORM_BYTES + 1, FORM_TOO_LARGE)
-                if b"\x00" in unquote_to_bytes(body):
-                    raise _Refused(NUL_IN_FORM)
-                receive = _replay(body, receive)
-        except _Refused as refused:
-            lang = scope.get("state", {}).get("lang", "en")
-            raise ValidationException(gettext(lang, refused.message, **refused.values)) from None
+        check_address(scope)
+        writes = scope.get("method") in ("POST", "PUT", "PATCH", "DELETE") and scope.get("path") not in OWN_BODY
+        kind = _body_kind(scope) if writes else None
+        if kind == "json":
+            body = await _read_body(receive, MAX_JSON_BYTES + 1, TOO_LARGE)
+            check_json(body)
+            receive = _replay(body, receive)
+        elif kind == "form":
+            body = await _read_body(receive, MAX_FORM_BYTES + 1, FORM_TOO_LARGE)
+            if b"\x00" in unquote_to_bytes(body):
+                raise Refused(NUL_IN_FORM, 400)
+            receive = _replay(body, receive)
         await next_app(scope, receive, send)
 
 
@@ -133,7 +123,7 @@ async def _read_body(receive: Receive, limit: int, too_large: str) -> bytes:
             break
         body += message.get("body", b"")
         if len(body) > limit:
-            raise _Refused(too_large, limit=limit - 1)
+            raise Refused(too_large, 400, limit=limit - 1)
         if not message.get("more_body", False):
             break
     return bytes(body)

@@ -17,6 +17,7 @@ from typing import TypeVar
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from server.i18n import N_
+from server.refusals import Refused
 
 LONG_SIDE = 1600
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "MPO"})  # MPO: what many Android cameras write
@@ -45,10 +46,6 @@ TOO_MANY_PIXELS = N_("This picture has too many pixels. Send it at most 1600 pix
 T = TypeVar("T")
 
 
-class PhotoRefused(ValueError):
-    """The upload is not a usable photo; the message is a msgid for the person."""
-
-
 async def in_image_pool(work: Callable[..., T], *args) -> T:
     """Run an image job in the shared pool and wait for it without holding the event loop."""
     return await asyncio.get_running_loop().run_in_executor(_IMAGE_POOL, functools.partial(work, *args))
@@ -56,23 +53,23 @@ async def in_image_pool(work: Callable[..., T], *args) -> T:
 
 @contextmanager
 def opened(raw: bytes, formats: frozenset[str] | set[str], not_a_photo: str) -> Iterator[Image.Image]:
-    """The upload opened as an image, its pixels not decoded yet: refused (PhotoRefused) when it is not one of
+    """The upload opened as an image, its pixels not decoded yet: refused (Refused) when it is not one of
     `formats`, has more than MAX_PIXELS (from the header alone) or cannot be read."""
     try:
         with Image.open(io.BytesIO(raw)) as probe:
             if probe.format not in formats:
-                raise PhotoRefused(not_a_photo)
+                raise Refused(not_a_photo, 422, "photo")
             if probe.width * probe.height > MAX_PIXELS:
-                raise PhotoRefused(TOO_MANY_PIXELS)
+                raise Refused(TOO_MANY_PIXELS, 422, "photo")
             probe.verify()
         with Image.open(io.BytesIO(raw)) as image:
             yield image
-    except PhotoRefused:
+    except Refused:
         raise
     except Image.DecompressionBombError as exc:  # above twice the limit Pillow refuses on open
-        raise PhotoRefused(TOO_MANY_PIXELS) from exc
+        raise Refused(TOO_MANY_PIXELS, 422, "photo") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, TypeError) as exc:
-        raise PhotoRefused(not_a_photo) from exc
+        raise Refused(not_a_photo, 422, "photo") from exc
 
 
 def pixels_only(image: Image.Image, long_side: int = LONG_SIDE) -> Image.Image:
@@ -128,5 +125,5 @@ class ReportPhoto:
 
 
 async def report_photo(raw: bytes, data_dir: Path | str) -> ReportPhoto:
-    """Check and normalise a customer's photo in the image pool. Raises PhotoRefused."""
+    """Check and normalise a customer's photo in the image pool. Raises Refused."""
     return ReportPhoto(await in_image_pool(normalised_jpeg, raw), report_photo_folder(data_dir))

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
+from server.db_url import libpq_url
 from server.settings import Settings
 
 # FAULTLINE_LOCAL_PG_PORT: the port of the project-local cluster, when one is needed.
@@ -39,16 +40,6 @@ class Server:
     def url_for(self, dbname: str) -> str:
         parts = urlsplit(self.admin_url)
         return urlunsplit(parts._replace(path="/" + dbname))
-
-
-def libpq_url(url: str) -> str:
-    """psycopg wants postgresql://; SQLAlchemy URLs carry a +driver suffix."""
-    scheme, rest = url.split("://", 1)
-    return "postgresql://" + rest if scheme.startswith("postgres") else url
-
-
-def sqlalchemy_url(url: str) -> str:
-    return "postgresql+psycopg://" + libpq_url(url).split("://", 1)[1]
 
 
 def _answers(url: str) -> bool:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from litestar.exceptions import TooManyRequestsException
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.db import utcnow
 from server.i18n import N_
+from server.refusals import Refused
 
 _HIT = text("""
     INSERT INTO rate_hit (key, window_start, hits) VALUES (:key, :window_start, 1)
@@ -43,5 +43,5 @@ async def hit(session: AsyncSession, key: str, limit: int, window: timedelta) ->
 
 async def enforce(session: AsyncSession, key: str, limit: int, window: timedelta) -> None:
     if not await hit(session, key, limit, window):
-        raise TooManyRequestsException(N_("Too many reports from here in a short time. Please wait a little "
-                                          "and try again; if it is dangerous, call the emergency line."))
+        raise Refused(N_("Too many reports from here in a short time. Please wait a little and try again; if it is "
+                         "dangerous, call the emergency line."), 429)

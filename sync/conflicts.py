@@ -17,9 +17,10 @@ from server.crews.models import Crew
 from server.db import utcnow
 from server.i18n import N_
 from server.incidents import state
-from server.incidents.actions import ActionRefused, actor_of, locked_incident
+from server.incidents.actions import locked_incident
+from server.staff.models import Staff, actor_of
+from server.refusals import Refused
 from server.incidents.models import Incident, IncidentEvent
-from server.staff.models import Staff
 from sync import rules
 from sync.models import IncidentField, SyncConflict
 
@@ -31,18 +32,6 @@ KIND_LABELS = {
 RESOLUTION_LABELS = {
     "accepted": N_("Apply the crew's work"),
     "dismissed": N_("Keep the job as it is"),
-}
-MUTATION_LABELS = {
-    "accept_job": N_("Accepted the job"),
-    "en_route": N_("On the way"),
-    "arrived": N_("Arrived (GPS check-in)"),
-    "note": N_("Note"),
-    "photo": N_("Photo"),
-    "materials": N_("Materials used"),
-    "restored": N_("Restored"),
-    "propose_etr": N_("Proposed an ETR"),
-    "position": N_("Position"),
-    "unable_to_fix": N_("Unable to fix"),
 }
 # The crew step each mutation stands for, when a supervisor applies it.
 STEPS = {"en_route": "en_route", "arrived": "on_site", "restored": "restored"}
@@ -137,16 +126,16 @@ async def resolve(session: AsyncSession, conflict_id: int, resolution: str, note
     now = now or utcnow()
     note = (note or "").strip()
     if len(note) > 500:
-        raise ActionRefused(N_("The note can be at most %(limit)s characters."), limit=500)
+        raise Refused(N_("The note can be at most %(limit)s characters."), 422, limit=500)
     conflict = await session.get(SyncConflict, conflict_id)
     if conflict is None:
-        raise ActionRefused(N_("There is no conflict number %(id)s."), id=conflict_id)
+        raise Refused(N_("There is no conflict number %(id)s."), 404, id=conflict_id)
     incident = await locked_incident(session, conflict.incident_id)  # the lock serialises two supervisors
     await session.refresh(conflict)
     if conflict.resolved_at is not None:
-        raise ActionRefused(N_("This conflict was already resolved."))
+        raise Refused(N_("This conflict was already resolved."), 409)
     if resolution not in rules.RESOLUTIONS.get(conflict.kind, ()):
-        raise ActionRefused(N_("Choose one of the answers offered for this conflict."))
+        raise Refused(N_("Choose one of the answers offered for this conflict."), 422)
     changed = []
     if resolution == "accepted" and conflict.kind == "not_assigned":
         changed = await _apply_crew_work(session, incident, conflict, staff, now)

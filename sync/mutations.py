@@ -32,12 +32,17 @@ from pydantic import (AfterValidator, AwareDatetime, BaseModel, BeforeValidator,
 from pydantic_core import PydanticCustomError
 
 from server.i18n import N_
+from server.refusals import Refused
+from sync.messages import KEPT
 
 MAX_BATCH = 1000
 MAX_NAME = 40
 # One action is a few hundred bytes (a 2,000-character note of emoji is under 25 KB); the app splits its
 # batches by size and never sends one action above this (it sends a stub that says so, see parse_batch).
 MAX_MUTATION_BYTES = 64 * 1024
+# A whole push: the app sends batches of at most 256 KB (1,000 mutations with notes fit in well under 1 MB).
+MAX_PUSH_BYTES = 4 * 1024 * 1024
+PUSH_LIMITS = {"max_bytes": MAX_PUSH_BYTES, "max_mutation_bytes": MAX_MUTATION_BYTES}
 MAX_DEPTH = 16  # containers inside one mutation (its args are flat: depth 2)
 MAX_PROBLEMS = 5
 _BIGINT = 2**63  # PostgreSQL's bigint, and the most any number in a mutation may be
@@ -186,12 +191,10 @@ def field_problems(error: ValidationError) -> list[dict[str, str]]:
     return found
 
 
-class BatchRefused(Exception):
-    """The batch as a whole cannot be taken (answered 400); `message` is a msgid, `values` fill it."""
-
-    def __init__(self, message: str, **values: Any) -> None:
-        super().__init__(message % values if values else message)
-        self.message, self.values = message, values
+def push_refused(message: str, status: int = 400, **values: Any) -> Refused:
+    """A push refused as a whole: what is wrong, that the work stays on the phone, and the limits the app must keep
+    to (sent with every such answer, so an app sized for other limits can adapt)."""
+    return Refused(message, status, also=KEPT, extra=PUSH_LIMITS, **values)
 
 
 @dataclass(frozen=True)
@@ -220,23 +223,23 @@ def _is_int(value: Any) -> bool:
 def parse_batch(body: Any) -> Batch:
     """The envelope: a client id and mutations numbered in increasing order. Nothing else is judged here."""
     if not isinstance(body, dict):
-        raise BatchRefused(N_("Send a JSON object: {\"client_id\": …, \"mutations\": […]}."))
+        raise push_refused(N_("Send a JSON object: {\"client_id\": …, \"mutations\": […]}."))
     try:
         client_id = uuid.UUID(str(body.get("client_id")))
     except ValueError:
-        raise BatchRefused(N_("client_id must be the UUID this app install made for itself.")) from None
+        raise push_refused(N_("client_id must be the UUID this app install made for itself.")) from None
     mutations = body.get("mutations")
     if not isinstance(mutations, list):
-        raise BatchRefused(N_("mutations must be a list (it may be empty)."))
+        raise push_refused(N_("mutations must be a list (it may be empty)."))
     if len(mutations) > MAX_BATCH:
-        raise BatchRefused(N_("Send at most %(limit)s mutations at a time, oldest first."), limit=MAX_BATCH)
+        raise push_refused(N_("Send at most %(limit)s mutations at a time, oldest first."), limit=MAX_BATCH)
     parsed, previous = [], 0
     for position, item in enumerate(mutations, start=1):
         if not isinstance(item, dict) or not _is_int(item.get("id")) or not 1 <= item["id"] <= 2**62:
-            raise BatchRefused(N_("Mutation number %(position)s has no id: each needs an id counting 1, 2, 3… "
+            raise push_refused(N_("Mutation number %(position)s has no id: each needs an id counting 1, 2, 3… "
                                   "on this app install."), position=position)
         if item["id"] <= previous:
-            raise BatchRefused(N_("Mutation ids must increase within a batch (%(id)s came after %(previous)s)."),
+            raise push_refused(N_("Mutation ids must increase within a batch (%(id)s came after %(previous)s)."),
                                id=item["id"], previous=previous)
         previous = item["id"]
         parsed.append(_sent(item))

@@ -30,9 +30,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from server import media
 from server.db import utcnow
 from server.i18n import N_
+from server.refusals import Refused
 from server.incidents.records import Photo, PhotoFile
 from server.media import TOO_MANY_PIXELS  # noqa: F401  (the one pixel limit, and its message, for both paths)
 from server.staff.models import Staff
+from sync import messages
 
 MAX_PHOTO_BYTES = 8 * 1024 * 1024  # the phone sends about 300 KB (1600 px JPEG); 8 MB leaves room for a PNG
 CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp")
@@ -52,14 +54,6 @@ _GPS_KEPT = {
 }
 _OFFSET = re.compile(r"^([+-])(\d\d):(\d\d)$")
 _DATE_STAMP = re.compile(r"^\d{4}:\d\d:\d\d$")
-
-
-class PhotoIdTaken(Exception):
-    """The id belongs to a photo of another crew: the app must make a new one."""
-
-
-class NotCrewsJob(Exception):
-    """The photo's mutation was refused: its job was never the crew's (sync/rules.py may_work_on)."""
 
 
 @dataclass(frozen=True)
@@ -203,17 +197,18 @@ def _sent_by_crew_of(photo: Photo | PhotoFile, staff: Staff) -> bool:
 
 async def receive(session: AsyncSession, staff: Staff, photo_id: uuid.UUID, raw: bytes, folder: Path,
                   zone: str, now: datetime | None = None) -> Received:
-    """Store a crew photo once by its id. Commits. Raises PhotoRefused, PhotoIdTaken or NotCrewsJob."""
+    """Store a crew photo once by its id. Commits. Raises Refused (not a photo, an id taken, a job not the crew's)."""
     existing = await session.get(PhotoFile, photo_id)
     reference = await session.get(Photo, photo_id)  # the `photo` mutation, when it came first
     if reference is None and await _refused_as_not_crews(session, staff, photo_id):
-        raise NotCrewsJob()  # before or after its file came: the file is not kept
+        # Its mutation was refused, before or after its file came (sync/rules.py may_work_on): not kept.
+        raise Refused(messages.PHOTO_NOT_CREWS_JOB, 409)
     if existing is not None:  # a retry: the answer to the first upload was lost
         if not _sent_by_crew_of(existing, staff):
-            raise PhotoIdTaken()
+            raise Refused(messages.PHOTO_ID_TAKEN, 409)  # the app must make a new id
         return Received(existing, new=False)
     if reference is not None and not _sent_by_crew_of(reference, staff):
-        raise PhotoIdTaken()
+        raise Refused(messages.PHOTO_ID_TAKEN, 409)  # the app must make a new id
     # Nothing is written yet: the connection goes back to the pool while the photo waits its turn in the image
     # pool and is decoded, so a queue of uploads after a storm cannot hold every connection of the app.
     await session.rollback()
@@ -231,7 +226,7 @@ async def receive(session: AsyncSession, staff: Staff, photo_id: uuid.UUID, raw:
         existing = (await session.exec(select(PhotoFile).where(PhotoFile.id == photo_id)
                                        .execution_options(populate_existing=True))).one()
         if not _sent_by_crew_of(existing, staff):
-            raise PhotoIdTaken()
+            raise Refused(messages.PHOTO_ID_TAKEN, 409)  # the app must make a new id
         return Received(existing, new=False)
     # The files before the commit: a stored row always has its files (a crash in between leaves files
     # without a row, which the phone's retry writes again).

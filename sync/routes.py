@@ -8,11 +8,10 @@ into the `x-csrftoken` header; no exclusion is needed. Pull and poke are GETs an
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import HTTPException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import Body, FromPath, QueryParameter
 from litestar.plugins.htmx import HTMXRequest
@@ -23,37 +22,21 @@ from sqlalchemy.exc import DBAPIError
 
 from server.db import DbSession
 from server.forms import whole_number
-from server.i18n import N_, gettext
-from server.incidents.actions import ActionRefused
-from server.media import PhotoRefused
-from server.provision import libpq_url
+from server.i18n import N_
+from server.db_url import libpq_url
+from server.labels import MUTATION_LABELS
+from server.refusals import Refused
 from server.staff.guards import roles
 from sync import changes, conflicts, messages, photos, service
-from sync.mutations import MAX_MUTATION_BYTES, BatchRefused, parse_batch, read_body
+from sync.mutations import MAX_MUTATION_BYTES, MAX_PUSH_BYTES, parse_batch, push_refused, read_body
 from sync.poke import PokeHub, poke_stream
-
-# A whole push: the app sends batches of at most 256 KB (1,000 mutations with notes fit in well under 1 MB).
-MAX_BODY = 4 * 1024 * 1024
-
-
-def _refuse(request: Request, status: int, message: str, **values: Any) -> HTTPException:
-    return HTTPException(status_code=status, detail=gettext(request.state.lang, message, **values))
-
-
-def _refuse_push(request: Request, status: int, message: str, **values: Any) -> HTTPException:
-    """A push refused as a whole: what is wrong, that the work is kept, and the limits the app must keep to."""
-    lang = request.state.lang
-    return HTTPException(status_code=status,
-                         detail=f"{gettext(lang, message, **values)} {gettext(lang, messages.KEPT)}",
-                         extra={"max_bytes": MAX_BODY, "max_mutation_bytes": MAX_MUTATION_BYTES})
-
 
 def _photo_id(request: Request, value: str, status: int = 404) -> uuid.UUID:
     # Ids arrive as str path parameters, so a wrong role hears 403 before a malformed id is looked at.
     try:
         return uuid.UUID(value[:40])
     except ValueError:
-        raise _refuse(request, status, messages.BAD_PHOTO_ID if status == 400 else messages.NO_SUCH_PHOTO) from None
+        raise Refused(messages.BAD_PHOTO_ID if status == 400 else messages.NO_SUCH_PHOTO, status) from None
 
 
 def _hub(request: Request) -> PokeHub:
@@ -72,29 +55,25 @@ class SyncApi(Controller):
     opt = roles("lineman")
     path = "/sync"
 
-    @post("/push", status_code=HTTP_200_OK, request_max_body_size=MAX_BODY)
+    @post("/push", status_code=HTTP_200_OK, request_max_body_size=MAX_PUSH_BYTES)
     async def push(self, request: Request, db_session: DbSession) -> dict:
         try:
             raw = await request.body()
         except RequestEntityTooLarge:
             raw = None
-        if raw is None or len(raw) > MAX_BODY:
-            raise _refuse_push(request, 413, messages.TOO_LARGE, limit_kb=MAX_BODY // 1024,
+        if raw is None or len(raw) > MAX_PUSH_BYTES:
+            raise push_refused(messages.TOO_LARGE, 413, limit_kb=MAX_PUSH_BYTES // 1024,
                                mutation_kb=MAX_MUTATION_BYTES // 1024)
         try:
             batch = parse_batch(read_body(raw))
         except ValueError:
-            raise _refuse_push(request, 400, messages.NOT_JSON) from None
-        except BatchRefused as refused:
-            raise _refuse_push(request, 400, refused.message, **refused.values) from None
+            raise push_refused(messages.NOT_JSON) from None
         try:
             result = await service.push_retrying(db_session, request.user, batch,
                                                  settings=request.app.state.settings)
-        except service.DeviceTaken:
-            raise _refuse_push(request, 409, messages.DEVICE_TAKEN) from None
         except DBAPIError:
             await db_session.rollback()
-            raise _refuse(request, 503, messages.BUSY) from None
+            raise Refused(messages.BUSY, 503) from None
         lang = request.state.lang
         return {"client_id": str(result.client_id), "last_mutation_id": result.last_mutation_id,
                 "results": [{**answer.as_json(), "message": messages.answer_message(lang, answer.reason,
@@ -110,7 +89,7 @@ class SyncApi(Controller):
             try:
                 device = uuid.UUID(client_id)
             except ValueError:
-                raise _refuse(request, 400, messages.BAD_CLIENT_ID) from None
+                raise Refused(messages.BAD_CLIENT_ID, 400) from None
         return (await changes.pull(db_session, request.user, cursor, device)).as_json()
 
     @put("/photos/{photo_id:str}", status_code=HTTP_200_OK, request_max_body_size=photos.MAX_PHOTO_BYTES)
@@ -119,33 +98,26 @@ class SyncApi(Controller):
         photo_uuid = _photo_id(request, photo_id, status=400)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in photos.CONTENT_TYPES:
-            raise _refuse(request, 415, messages.PHOTO_TYPE)
+            raise Refused(messages.PHOTO_TYPE, 415)
         try:
             raw = await request.body()
         except RequestEntityTooLarge:
-            raise _refuse(request, 413, messages.PHOTO_TOO_LARGE, limit=photos.MAX_PHOTO_BYTES // (1024 * 1024)) \
-                from None
+            raise Refused(messages.PHOTO_TOO_LARGE, 413, limit=photos.MAX_PHOTO_BYTES // (1024 * 1024)) from None
         if not raw:
-            raise _refuse(request, 422, photos.NOT_A_PHOTO)
+            raise Refused(photos.NOT_A_PHOTO, 422)
         settings = request.app.state.settings
         try:
             received = await photos.receive(db_session, request.user, photo_uuid, raw,
                                             photos.photo_folder(settings.server.data_dir), settings.locale.timezone)
-        except PhotoRefused as refused:
-            raise _refuse(request, 422, str(refused)) from None
-        except photos.PhotoIdTaken:
-            raise _refuse(request, 409, messages.PHOTO_ID_TAKEN) from None
-        except photos.NotCrewsJob:
-            raise _refuse(request, 409, messages.PHOTO_NOT_CREWS_JOB) from None
         except DBAPIError:
             await db_session.rollback()
-            raise _refuse(request, 503, messages.PHOTO_BUSY) from None
+            raise Refused(messages.PHOTO_BUSY, 503) from None
         return Response(photos.as_json(received), status_code=HTTP_201_CREATED if received.new else HTTP_200_OK)
 
     @get("/poke")
     async def poke(self, request: Request) -> ServerSentEvent:
         if "text/event-stream" not in request.headers.get("accept", ""):
-            raise _refuse(request, 406, messages.NOT_EVENT_STREAM)
+            raise Refused(messages.NOT_EVENT_STREAM, 406)
         crew_id = request.user.crew_id or 0
         return ServerSentEvent(poke_stream(_hub(request), crew_id),
                                headers={"cache-control": "no-store", "x-accel-buffering": "no"})
@@ -163,7 +135,7 @@ class CrewPhotos(Controller):
         folder = photos.photo_folder(request.app.state.settings.server.data_dir)
         path = photos.photo_path(folder, found.id, thumb) if found is not None else None
         if path is None or not path.is_file():
-            raise _refuse(request, 404, messages.NO_SUCH_PHOTO)
+            raise Refused(messages.NO_SUCH_PHOTO, 404)
         # A stored photo never changes; only the person who may see it keeps a copy.
         return File(path, content_disposition_type="inline", media_type="image/jpeg",
                     headers={"cache-control": "private, max-age=86400"})
@@ -171,7 +143,7 @@ class CrewPhotos(Controller):
     @get("/{name:str}")
     async def photo(self, request: Request, db_session: DbSession, name: FromPath[str]) -> File:
         if not name.endswith(".jpg"):
-            raise _refuse(request, 404, messages.NO_SUCH_PHOTO)
+            raise Refused(messages.NO_SUCH_PHOTO, 404)
         return await self._file(request, db_session, name.removesuffix(".jpg"), thumb=False)
 
     @get("/{photo_id:str}/thumb.jpg")
@@ -194,7 +166,7 @@ class ConflictPages(Controller):
         rows = await conflicts.list_conflicts(db_session)
         return Template("sync/conflicts.html", status_code=status_code, context={
             "conflicts": rows, "error": error, "kind_labels": conflicts.KIND_LABELS,
-            "resolution_labels": conflicts.RESOLUTION_LABELS, "mutation_labels": conflicts.MUTATION_LABELS})
+            "resolution_labels": conflicts.RESOLUTION_LABELS, "mutation_labels": MUTATION_LABELS})
 
     @post("/{conflict_id:str}/resolve", status_code=303)
     async def resolve(self, request: HTMXRequest, db_session: DbSession, conflict_id: FromPath[str],
@@ -203,15 +175,14 @@ class ConflictPages(Controller):
         # A str in the path, so a wrong role hears 403 before a malformed number is looked at.
         number = whole_number(conflict_id)
         if number is None:
-            raise _refuse(request, 404, N_("There is no conflict number %(id)s."), id=conflict_id[:20])
+            raise Refused(N_("There is no conflict number %(id)s."), 404, id=conflict_id[:20])
         try:
             await conflicts.resolve(db_session, conflict_id=number,
                                     resolution=data.get("resolution", ""), note=data.get("note", ""),
                                     staff=request.user)
-        except ActionRefused as refused:
+        except Refused as refused:  # said on the page, drawn again
             await db_session.rollback()
-            return await self._page(request, db_session, gettext(request.state.lang, refused.message,
-                                                                 **refused.values), status_code=409)
+            return await self._page(request, db_session, refused.text(request.state.lang), status_code=409)
         return Redirect("/supervisor/conflicts", status_code=303)
 
 

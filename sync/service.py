@@ -43,7 +43,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from server.admin.operator import effective_settings
+from server.operator import effective_settings
 from server.db import utcnow
 from server.incidents import state
 from server.incidents.actions import ETR_HORIZON, tell_customers
@@ -52,7 +52,7 @@ from server.incidents.records import MaterialUse, Note, Photo
 from server.settings import Settings, get_settings
 from server.staff.models import Staff
 from sync import mutations as m
-from sync import photos, rules
+from sync import messages, photos, rules
 from sync.models import CrewPing, IncidentField, SyncClient, SyncConflict, SyncMutation
 
 log = logging.getLogger("faultline.sync")
@@ -62,12 +62,9 @@ UNABLE_TO_FIX = "unable_to_fix"  # incident.flag: the crew handed the job back, 
 NOT_CREWS_JOB = "not_crews_job"  # rejected: the job was never the crew's (sync/rules.py may_work_on)
 
 
-class DeviceTaken(Exception):
-    """The client id is registered to another staff member."""
-
-
-class Rejected(Exception):
-    """The mutation breaks a rule on its own terms; answered `rejected`, used up."""
+class MutationRejected(Exception):
+    """The mutation breaks a rule on its own terms: answered `rejected` inside the push's 200 and used up. Not a
+    refusal of the request (that is server.refusals.Refused): one mutation's answer among the batch's."""
 
     def __init__(self, reason: str, **details: Any) -> None:
         super().__init__(reason)
@@ -152,7 +149,7 @@ _HELD_BEFORE = text("""
 def _locked(ctx: Context, incident_id: int) -> Incident:
     incident = ctx.incidents.get(incident_id)
     if incident is None:
-        raise Rejected("unknown_incident", incident_id=incident_id)
+        raise MutationRejected("unknown_incident", incident_id=incident_id)
     return incident
 
 
@@ -164,7 +161,7 @@ async def _incident(ctx: Context, incident_id: int, **record: str) -> Incident:
         held = ctx.crew_id is not None and (await ctx.session.exec(_HELD_BEFORE, params={
             "incident_id": incident.id, "crew_id": str(ctx.crew_id)})).scalar_one()
         if not rules.may_work_on(incident.crew_id, ctx.crew_id, held):
-            raise Rejected(NOT_CREWS_JOB, incident_id=incident_id, **record)
+            raise MutationRejected(NOT_CREWS_JOB, incident_id=incident_id, **record)
     return incident
 
 
@@ -258,7 +255,7 @@ async def _append(ctx: Context, incident: Incident, table: Any, row: dict) -> bo
         return True
     owner = (await ctx.session.exec(select(table.c.incident_id).where(table.c.id == row["id"]))).first()
     if owner != row["incident_id"]:
-        raise Rejected("id_taken", id=str(row["id"]))
+        raise MutationRejected("id_taken", id=str(row["id"]))
     return False
 
 
@@ -315,7 +312,7 @@ async def arrived(ctx: Context, args: m.Arrived) -> Outcome:
         stored = (await ctx.session.exec(text("SELECT incident_id, distance_m, outside_geofence FROM checkin "
                                               "WHERE id = :id"), params={"id": args.checkin_id})).first()
         if stored is None or stored[0] != incident.id:
-            raise Rejected("id_taken", id=str(args.checkin_id))
+            raise MutationRejected("id_taken", id=str(args.checkin_id))
         stored = stored[1:]
     details = {"checkin_id": str(args.checkin_id), "new": inserted is not None}
     if stored[0] is not None:
@@ -362,7 +359,7 @@ async def restored(ctx: Context, args: m.Restored) -> Outcome:
 async def propose_etr(ctx: Context, args: m.ProposeEtr) -> Outcome:
     """The crew's estimate, for the dispatcher to adopt: the customers' ETR stays the dispatcher's."""
     if abs(args.etr - ctx.now) > ETR_HORIZON:
-        raise Rejected("etr_out_of_range", days=ETR_HORIZON.days)
+        raise MutationRejected("etr_out_of_range", days=ETR_HORIZON.days)
     incident = await _incident(ctx, args.incident_id)
     value = args.etr.isoformat()
     decision = await _set_field(ctx, incident, "etr_proposal", value)
@@ -374,9 +371,9 @@ async def unable_to_fix(ctx: Context, args: m.UnableToFix) -> Outcome:
     where it is (the work done so far is real); only the crew holding an open job can hand it back."""
     incident = _locked(ctx, args.incident_id)  # only the crew holding the job; no conflict to keep
     if not rules.assigned(incident.crew_id, ctx.crew_id):
-        raise Rejected("not_your_job")
+        raise MutationRejected("not_your_job")
     if not state.is_open(incident.status):
-        raise Rejected("job_not_open", status=incident.status)
+        raise MutationRejected("job_not_open", status=incident.status)
     before, incident.flag = incident.flag, UNABLE_TO_FIX
     _event(ctx, incident, "unable_to_fix", {"reason": args.reason, "status": incident.status,
                                             "flag_before": before, "outcome": rules.APPLIED})
@@ -386,7 +383,7 @@ async def unable_to_fix(ctx: Context, args: m.UnableToFix) -> Outcome:
 async def position(ctx: Context, args: m.Position) -> Outcome:
     """A position fix: kept for audit; the crew's own position moves only to a newer fix."""
     if ctx.crew_id is None:
-        raise Rejected("no_crew")
+        raise MutationRejected("no_crew")
     where = point(args.longitude, args.latitude)
     statement = pg_insert(CrewPing.__table__).values(
         id=args.ping_id, crew_id=ctx.crew_id, staff_id=ctx.staff.id, location=where, accuracy_m=args.accuracy_m,
@@ -444,7 +441,7 @@ async def _client(session: AsyncSession, client_id: uuid.UUID, staff: Staff, now
     if client is None:
         client = SyncClient(client_id=client_id, staff_id=staff.id, created_at=now)
     elif client.staff_id != staff.id:
-        raise DeviceTaken()
+        raise m.push_refused(messages.DEVICE_TAKEN, 409)  # registered to another person
     client.last_push_at = now
     session.add(client)
     return client
@@ -508,7 +505,7 @@ async def _apply_one(session: AsyncSession, staff: Staff, client_id: uuid.UUID, 
         # A value the database refuses: this mutation is wrong, not the database — use it up.
         log.warning("sync mutation %s/%s refused by the database: %s", client_id, sent.id, error.orig)
         outcome = await _rolled_back(session, incidents, stored["incident_id"], "invalid_value")
-    except Rejected as rejected:
+    except MutationRejected as rejected:
         outcome = await _rolled_back(session, incidents, stored["incident_id"], rejected.reason, rejected.details)
     except Exception:
         # A fault of ours must not block this phone's queue for ever: record it, use it up, say so.
@@ -532,7 +529,7 @@ async def _rolled_back(session: AsyncSession, incidents: dict[int, Incident], in
 
 async def push(session: AsyncSession, staff: Staff, batch: m.Batch, now: datetime | None = None,
                clock: rules.ClockRules = rules.ClockRules(), settings: Settings | None = None) -> PushResult:
-    """Apply a batch (see the module docstring). Commits; raises DeviceTaken, or a database error.
+    """Apply a batch (see the module docstring). Commits; raises Refused (the device is another person's), or a database error.
 
     With `settings`, customers are told (en route, restored) in the same transaction."""
     now = now or utcnow()

@@ -31,7 +31,7 @@ def database_url(db_server) -> str:
     name = f"faultline_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     import psycopg
 
-    from server.provision import libpq_url
+    from server.db_url import libpq_url
     with psycopg.connect(libpq_url(db_server.admin_url), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = db_server.url_for(name)

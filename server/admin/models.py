@@ -13,35 +13,6 @@ from server.db import utcnow
 SKILLS = ("hv_lines", "lv_network", "transformers", "underground_cable", "live_line", "vegetation", "meters")
 
 
-class OperatorSettings(SQLModel, table=True):
-    """Overrides of what operators tune; a NULL column means "use the default" (environment or built-in).
-
-    One row (id = 1): the settings of the deployment, not of a user.
-    """
-
-    __tablename__ = "operator_settings"
-    __table_args__ = (
-        CheckConstraint("id = 1", name="operator_settings_one_row"),
-        CheckConstraint("sla_danger_on_site_minutes > 0 AND sla_danger_restore_minutes > 0 "
-                        "AND sla_restore_minutes > 0", name="operator_settings_sla_positive"),
-        CheckConstraint("geofence_radius_m > 0 AND group_radius_m > 0 AND group_window_minutes > 0",
-                        name="operator_settings_positive"),
-        CheckConstraint("sla_at_risk_percent BETWEEN 1 AND 99", name="operator_settings_at_risk_share"),
-    )
-
-    id: int = Field(default=1, primary_key=True)
-    sla_danger_on_site_minutes: int | None = Field(default=None)
-    sla_danger_restore_minutes: int | None = Field(default=None)
-    sla_restore_minutes: int | None = Field(default=None)
-    sla_at_risk_percent: int | None = Field(default=None)
-    geofence_radius_m: int | None = Field(default=None)
-    group_radius_m: int | None = Field(default=None)
-    group_window_minutes: int | None = Field(default=None)
-    sms_sender: str | None = Field(default=None, max_length=15)
-    updated_by_staff_id: int | None = Field(default=None, foreign_key="staff.id", ondelete="SET NULL")
-    updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-
-
 class CrewSkill(SQLModel, table=True):
     __tablename__ = "crew_skill"
     __table_args__ = (CheckConstraint(f"skill IN {SKILLS}", name="crew_skill_known"),)

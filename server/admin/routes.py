@@ -21,8 +21,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.admin import rules, service
 from server.admin.models import ImportRun
-from server.admin.operator import defaults, effective_settings, save_overrides
-from server.admin.service import AdminRefused
+from server.operator import defaults, effective_settings, save_overrides
+from server.refusals import Refused
 from server.crews.models import Crew
 from server.db import DbSession, utcnow
 from server.forms import clean_form, whole_number
@@ -90,7 +90,7 @@ class StaffAdmin(Controller):
             return await self._page(db_session, 422, errors=checked, entered=form)
         try:
             staff, password = await service.create_account(db_session, checked)
-        except AdminRefused as refused:
+        except Refused as refused:
             return await self._page(db_session, 422, errors={refused.field: refused.message}, entered=form)
         return Template("admin/password.html", status_code=201,
                         context={"person": staff, "password": password, "created": True})
@@ -117,23 +117,20 @@ class StaffAdmin(Controller):
             return await self._staff_page(db_session, target, 422, errors=checked)
         try:
             await service.update_account(db_session, request.user, target, checked)
-        except AdminRefused as refused:
+        except Refused as refused:
             return await self._staff_page(db_session, target, 409, errors={refused.field or "form": refused.message})
         return await self._staff_page(db_session, target, saved=True)
 
     @post("/staff/{staff_id:str}/password", status_code=200)
     async def reset_password(self, staff_id: FromPath[str], db_session: DbSession) -> Template:
-        try:
-            staff, password = await service.reset_password(db_session, _id(staff_id))
-        except AdminRefused:
-            raise NotFoundException() from None
+        staff, password = await service.reset_password(db_session, _id(staff_id))
         return Template("admin/password.html", context={"person": staff, "password": password, "created": False})
 
     async def _set_active(self, request: Request, db_session: AsyncSession, staff_id: int,
                           active: bool) -> Template | Redirect:
         try:
             await service.set_active(db_session, request.user, staff_id, active)
-        except AdminRefused as refused:
+        except Refused as refused:
             return await self._staff_page(db_session, staff_id, 409, errors={"form": refused.message})
         return Redirect(f"/admin/staff/{staff_id}", status_code=303)
 
@@ -188,7 +185,7 @@ class NetworkAdmin(Controller):
             return await self._crews_page(db_session, 422, errors=checked, entered=form)
         try:
             crew = await service.save_crew(db_session, None, checked)
-        except AdminRefused as refused:
+        except Refused as refused:
             return await self._crews_page(db_session, 422, errors={refused.field: refused.message}, entered=form)
         return Redirect(f"/admin/crews/{crew.id}", status_code=303)
 
@@ -234,10 +231,7 @@ class NetworkAdmin(Controller):
             else N_("Choose a person from the list.")
         if isinstance(chosen, str):
             return await self._zones_page(db_session, 422, errors={target: chosen})
-        try:
-            await service.set_responsible(db_session, target, chosen)
-        except AdminRefused:
-            raise NotFoundException() from None
+        await service.set_responsible(db_session, target, chosen)
         return await self._zones_page(db_session, saved=target)
 
 

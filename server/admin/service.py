@@ -13,19 +13,12 @@ from server.admin.rules import CrewInput, StaffInput, admin_change_refused
 from server.assets.models import Zone
 from server.crews.models import Crew
 from server.i18n import N_
+from server.refusals import Refused
 from server.staff.models import Role, Staff, StaffSession
 from server.staff.service import create_staff, hash_password
 
 # No 0/O, 1/l/I: a temporary password is read out over the phone.
 _PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
-
-
-class AdminRefused(Exception):
-    """The change is not allowed; `message` is a msgid to show, `field` the form field it is about."""
-
-    def __init__(self, message: str, field: str = "") -> None:
-        super().__init__(message)
-        self.message, self.field = message, field
 
 
 def temporary_password() -> str:
@@ -57,7 +50,7 @@ async def _end_sessions(session: AsyncSession, staff_id: int) -> None:
 async def create_account(session: AsyncSession, entry: StaffInput) -> tuple[Staff, str]:
     """A new account with a temporary password, returned once."""
     if (await session.exec(select(Staff.id).where(Staff.username == entry.username))).first() is not None:
-        raise AdminRefused(N_("Someone already has this username."), "username")
+        raise Refused(N_("Someone already has this username."), 409, "username")
     password = temporary_password()
     staff = await create_staff(session, username=entry.username, password=password, role=entry.role,
                                display_name=entry.display_name, language=entry.language, crew_id=entry.crew_id)
@@ -69,7 +62,7 @@ async def _locked_staff(session: AsyncSession, staff_id: int) -> Staff:
     await session.exec(text("SELECT pg_advisory_xact_lock(1102)"))
     staff = await session.get(Staff, staff_id, with_for_update=True)
     if staff is None:
-        raise AdminRefused(N_("There is no such staff account."))
+        raise Refused(N_("There is no such staff account."), 404)
     return staff
 
 
@@ -80,7 +73,7 @@ async def update_account(session: AsyncSession, acting: Staff, staff_id: int, en
                                    active_admins=await _active_admins(session))
     if refused:
         await session.rollback()
-        raise AdminRefused(refused, "role")
+        raise Refused(refused, 409, "role")
     staff.display_name, staff.role, staff.language, staff.crew_id = (entry.display_name, entry.role, entry.language,
                                                                      entry.crew_id)
     session.add(staff)
@@ -96,7 +89,7 @@ async def set_active(session: AsyncSession, acting: Staff, staff_id: int, active
                                    active_admins=await _active_admins(session))
     if refused:
         await session.rollback()
-        raise AdminRefused(refused)
+        raise Refused(refused, 409)
     staff.active = active
     session.add(staff)
     if not active:
@@ -148,14 +141,14 @@ async def save_crew(session: AsyncSession, crew_id: int | None, entry: CrewInput
     """Create (crew_id None) or change a crew: name, home zone, skills, and who is in it."""
     if crew_id is None:
         if (await session.exec(select(Crew.id).where(Crew.code == entry.code))).first() is not None:
-            raise AdminRefused(N_("Another crew already has this code."), "code")
+            raise Refused(N_("Another crew already has this code."), 409, "code")
         crew = Crew(code=entry.code, name=entry.name, home_zone_id=entry.home_zone_id)
         session.add(crew)
         await session.flush()
     else:
         crew = await session.get(Crew, crew_id, with_for_update=True)
         if crew is None:
-            raise AdminRefused(N_("There is no such crew."))
+            raise Refused(N_("There is no such crew."), 404)
         crew.name, crew.home_zone_id = entry.name, entry.home_zone_id
         session.add(crew)
     await session.exec(delete(CrewSkill).where(col(CrewSkill.crew_id) == crew.id))
@@ -206,7 +199,7 @@ async def responsible_choices(session: AsyncSession) -> list[Staff]:
 async def set_responsible(session: AsyncSession, zone_id: int, staff_id: int | None) -> Zone:
     zone = await session.get(Zone, zone_id)
     if zone is None:
-        raise AdminRefused(N_("There is no such zone."))
+        raise Refused(N_("There is no such zone."), 404)
     zone.responsible_staff_id = staff_id
     session.add(zone)
     await session.commit()

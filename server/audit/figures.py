@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.audit import sla
 from server.i18n import N_
+from server.refusals import Refused
 from server.incidents.models import OPEN_STATUSES
 
 MAX_PERIOD_DAYS = 400  # a year and a bit: this year against the same month last year
@@ -27,14 +28,6 @@ WATCH_CANDIDATES = 5000  # open incidents read for the SLA watch list, oldest fi
 
 
 # ---------------------------------------------------------------- the period
-
-
-class PeriodRefused(Exception):
-    """A period the figures cannot be made for; `message` is a msgid, `values` fill it."""
-
-    def __init__(self, message: str, **values: object) -> None:
-        super().__init__(message % values if values else message)
-        self.message, self.values = message, values
 
 
 @dataclass(frozen=True)
@@ -79,9 +72,9 @@ def _day(raw: str, which: str) -> date:
             raise ValueError
         found = date.fromisoformat(raw)
     except ValueError:
-        raise PeriodRefused(_NOT_A_DATE[which], value=raw[:20]) from None
+        raise Refused(_NOT_A_DATE[which], 400, value=raw[:20]) from None
     if not FIRST_YEAR <= found.year <= LAST_YEAR:
-        raise PeriodRefused(N_("Choose dates between the years %(first)s and %(last)s."),
+        raise Refused(N_("Choose dates between the years %(first)s and %(last)s."), 400,
                             first=FIRST_YEAR, last=LAST_YEAR)
     return found
 
@@ -97,10 +90,10 @@ def parse_period(raw_from: str | None, raw_to: str | None, today: date, timezone
     if first is None:
         first = last - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
     if first > last:
-        raise PeriodRefused(N_("The period starts (%(first)s) after it ends (%(last)s): swap the two dates."),
+        raise Refused(N_("The period starts (%(first)s) after it ends (%(last)s): swap the two dates."), 400,
                             first=first.isoformat(), last=last.isoformat())
     if (last - first).days + 1 > max_days:
-        raise PeriodRefused(N_("Choose a period of at most %(days)s days (this one has %(asked)s)."),
+        raise Refused(N_("Choose a period of at most %(days)s days (this one has %(asked)s)."), 400,
                             days=max_days, asked=(last - first).days + 1)
     return Period(first, last, timezone)
 

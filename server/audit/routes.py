@@ -11,21 +11,20 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, get
-from litestar.exceptions import HTTPException, NotFoundException
+
 from litestar.params import FromPath, QueryParameter
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Response, Template
 
-from server.admin.operator import effective_settings
+from server.operator import effective_settings
 from server.audit import charts, figures, sla
 from server.audit.chain import anchors_path, verify_chain
 from server.db import DbSession, utcnow
 from server.forms import whole_number
-from server.dispatch.service import EVENT_LABELS
+from server.labels import CATEGORY_LABELS, EVENT_LABELS, STATUS_LABELS
 from server.i18n import N_, format_number, gettext
-from server.incidents.rules import STATUS_LABELS
 from server.incidents.service import pending_by_zone
-from server.reports.rules import CATEGORY_LABELS
+from server.refusals import Refused
 from server.staff.guards import roles
 
 SUMMARY_ROWS = 10  # the watch list on the supervisor's first page; the rest at /supervisor/sla
@@ -46,17 +45,10 @@ def _period(request: Request, raw_from: str | None, raw_to: str | None) -> figur
     return figures.parse_period(raw_from, raw_to, today, timezone)
 
 
-def _refused(request: Request, refused: figures.PeriodRefused) -> HTTPException:
-    return HTTPException(status_code=400, detail=gettext(request.state.lang, refused.message, **refused.values))
-
-
 async def _exported_figures(request: Request, db_session: DbSession, raw_from: str | None,
                             raw_to: str | None) -> tuple[figures.Period, figures.Figures]:
     """The period asked for (400 with the reason when it makes no sense) and its figures, for the exports."""
-    try:
-        period = _period(request, raw_from, raw_to)
-    except figures.PeriodRefused as refused:
-        raise _refused(request, refused) from None
+    period = _period(request, raw_from, raw_to)
     targets, radius = await _rules(request, db_session)
     return period, await figures.period_figures(db_session, period, targets, radius, utcnow())
 
@@ -138,9 +130,9 @@ class SupervisorPages(Controller):
                            raw_to: Annotated[str | None, QueryParameter(name="to", max_length=200)] = None) -> Template:
         try:
             period = _period(request, raw_from, raw_to)
-        except figures.PeriodRefused as refused:
+        except Refused as refused:  # said above the form, drawn again with what was typed
             return Template("supervisor/figures.html", status_code=400, context={
-                "error": gettext(request.state.lang, refused.message, **refused.values), "found": None,
+                "error": refused.text(request.state.lang), "found": None,
                 "raw_from": (raw_from or "")[:20], "raw_to": (raw_to or "")[:20]})
         targets, radius = await _rules(request, db_session)
         found = await figures.period_figures(db_session, period, targets, radius, utcnow())
@@ -183,11 +175,10 @@ class SupervisorPages(Controller):
         """The lookup form: an incident's code (FL-000123) or number, to its timeline."""
         raw = (code or "").strip()
         if not raw:
-            raise HTTPException(status_code=400, detail=gettext(
-                request.state.lang, N_("Type an incident's reference, for example FL-000123.")))
+            raise Refused(N_("Type an incident's reference, for example FL-000123."), 400)
         incident_id = whole_number(raw) or await figures.incident_id_by_code(db_session, raw[:20])
         if incident_id is None:
-            raise NotFoundException(gettext(request.state.lang, N_("There is no incident %(code)s."), code=raw[:20]))
+            raise Refused(N_("There is no incident %(code)s."), 404, code=raw[:20])
         return Redirect(f"/supervisor/incidents/{incident_id}/timeline", status_code=303)
 
     @get("/supervisor/incidents/{incident_id:str}/timeline")
@@ -197,8 +188,7 @@ class SupervisorPages(Controller):
         now = utcnow()
         found = None if number is None else await figures.timeline(db_session, number, targets, radius, now)
         if found is None:
-            raise NotFoundException(gettext(request.state.lang, N_("There is no incident number %(id)s."),
-                                            id=incident_id[:20]))
+            raise Refused(N_("There is no incident number %(id)s."), 404, id=incident_id[:20])
         return Template("supervisor/timeline.html", context={"t": found, "now": now, "event_labels": EVENT_LABELS,
                                                              **self._labels()})
 

@@ -169,7 +169,7 @@ class Targets:
 
     @classmethod
     def from_settings(cls, settings) -> Targets:
-        """From the operator's settings (server/admin/operator.py EffectiveSettings)."""
+        """From the operator's settings (server/operator.py EffectiveSettings)."""
         return cls(danger_on_site=timedelta(minutes=settings.sla_danger_on_site_minutes),
                    danger_restore=timedelta(minutes=settings.sla_danger_restore_minutes),
                    restore=timedelta(minutes=settings.sla_restore_minutes),

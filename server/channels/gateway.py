@@ -1,6 +1,7 @@
 """What every SMS/USSD gateway callback goes through first: its signature, its form, its phone, the IP limit.
 
-Messages here are for the gateway's operator, not for customers: plain English, plain text.
+Messages here are for the gateway's operator, not for customers: plain English, plain text; a refusal is a
+`Refused` that the callback answers as plain text itself (gateways show what they get to the customer).
 """
 from __future__ import annotations
 
@@ -15,18 +16,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server import ratelimit
 from server.forms import clean_form
-from server.reports.rules import normalise_phone
+from server.refusals import Refused
+from server.phones import normalise_phone
 from server.settings import Settings
 
 SIGNATURE_HEADER = "X-Faultline-Signature"
-
-
-class Rejected(Exception):
-    """The callback cannot be served: answer `status` with `message` (plain text)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
 
 
 @dataclass(frozen=True)
@@ -50,8 +44,8 @@ async def accept(request: Request, session: AsyncSession, settings: Settings, re
     secret = settings.intake.gateway_secret
     body = await request.body()
     if secret and not signature_ok(secret, body, request.headers.get(SIGNATURE_HEADER)):
-        raise Rejected(401, f"Missing or wrong {SIGNATURE_HEADER}: send the hex HMAC-SHA256 of the request "
-                            "body, keyed with the gateway secret.")
+        raise Refused(f"Missing or wrong {SIGNATURE_HEADER}: send the hex HMAC-SHA256 of the request body, keyed "
+                      "with the gateway secret.", 401)
     # A signed callback is the gateway itself, carrying every customer's traffic from one address: limiting
     # it by address would silence a whole storm. Such callbacks are limited per phone, where reports are filed.
     within = True
@@ -61,13 +55,13 @@ async def accept(request: Request, session: AsyncSession, settings: Settings, re
     try:
         form = await request.form()
     except ClientException as error:  # a broken multipart body, a missing boundary
-        raise Rejected(error.status_code, f"The body is not a readable form: {error.detail}") from error
+        raise Refused(f"The body is not a readable form: {error.detail}", error.status_code) from error
     # A repeated field counts once (the first); files are not fields.
     fields = clean_form({key: form.get(key) for key in form if isinstance(form.get(key), str)})
     missing = [name for name in required if name not in fields]
     if missing:
-        raise Rejected(400, "Missing form field: " + ", ".join(missing) + ".")
+        raise Refused("Missing form field: " + ", ".join(missing) + ".", 400)
     phone = normalise_phone(fields[phone_field], settings.locale.phone_region)
     if phone is None:
-        raise Rejected(400, f"{phone_field} is not a valid phone number.")
+        raise Refused(f"{phone_field} is not a valid phone number.", 400)
     return Callback(fields, phone, within)

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from server.i18n import N_, format_time, gettext
 from server.incidents.models import OPEN_STATUSES
-from server.incidents.rules import STATUS_LABELS
+from server.labels import STATUS_LABELS
 
 
 METER_NO = re.compile(r"[A-Z0-9][A-Z0-9-]{0,39}")

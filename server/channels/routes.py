@@ -17,6 +17,7 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Requ
 from server.channels import gateway, service, ussd
 from server.channels.messages import Refusal, refusal_text
 from server.db import DbSession
+from server.refusals import Refused
 from server.notify.segments import sms_text
 from server.staff.guards import PUBLIC
 
@@ -75,8 +76,8 @@ class GatewayCallbacks(Controller):
         settings = request.app.state.settings
         try:
             call = await gateway.accept(request, db_session, settings, USSD_FIELDS, "phoneNumber")
-        except gateway.Rejected as rejected:
-            return _plain(rejected.message, rejected.status)
+        except Refused as refused:
+            return _plain(refused.message, refused.status)
         if not call.within_ip_limit:
             # An HTTP error would show the customer the network's "connection problem"; END says why.
             lang = ussd.read(ussd.answers(call.fields["text"])).language or settings.locale.default_language
@@ -90,8 +91,8 @@ class GatewayCallbacks(Controller):
         settings = request.app.state.settings
         try:
             call = await gateway.accept(request, db_session, settings, SMS_FIELDS, "from")
-        except gateway.Rejected as rejected:
-            return _plain(rejected.message, rejected.status)
+        except Refused as refused:
+            return _plain(refused.message, refused.status)
         if not call.within_ip_limit:
             locale = service.reply_locale(settings.locale.default_language, settings)
             return _plain(sms_text(refusal_text(Refusal.too_many, locale), locale.lang), 429)

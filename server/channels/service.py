@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from litestar.exceptions import TooManyRequestsException
 from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -19,9 +18,11 @@ from server.channels import sms, ussd
 from server.channels.messages import Filed, IncidentView, Refusal, ReplyLocale
 from server.incidents.models import OPEN_STATUSES, Incident
 from server.notify.segments import sms_text
-from server.reports.models import Category, Channel, Report
+from server.reports.models import Report
+from server.labels import Category, Channel
 from server.reports.rules import ReportInput
-from server.reports.service import IntakeRefused, grouping_from, take_report
+from server.refusals import Refused
+from server.reports.service import grouping_from, take_report
 from server.settings import LANGUAGES, Settings
 
 _INCIDENT_VIEW = (Incident.code, Incident.status, Incident.etr)
@@ -95,15 +96,13 @@ async def incident_by_code(session: AsyncSession, code: str) -> IncidentView | N
 async def report_no_power(session: AsyncSession, *, meter_no: str, phone: str, language: str, channel: Channel,
                           settings: Settings) -> Filed | Refusal:
     """File "no power" at a meter; a phone counts against the same hourly limit on every channel."""
-    try:
-        await ratelimit.enforce(session, f"phone:{phone}", settings.intake.rate_per_phone, timedelta(hours=1))
-    except TooManyRequestsException:
+    if not await ratelimit.hit(session, f"phone:{phone}", settings.intake.rate_per_phone, timedelta(hours=1)):
         return Refusal.too_many
     entry = ReportInput(category=Category.no_power, phone=phone, latitude=None, longitude=None, meter_no=meter_no,
                         text="", language=language)
     try:
         receipt = await take_report(session, entry, channel=channel, grouping=await grouping_from(session, settings))
-    except IntakeRefused as refused:
+    except Refused as refused:
         await session.rollback()
         return Refusal.unknown_meter if refused.field == "meter_no" else Refusal.outside_area
     return Filed(_view(receipt.incident), joined=receipt.joined_existing, already=receipt.already_reported)

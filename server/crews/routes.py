@@ -8,10 +8,8 @@ from litestar.response import Response, Template
 from server.crews.models import Crew
 from server.db import DbSession
 from server.i18n import gettext, translations
-from server.incidents.rules import STATUS_LABELS
-from server.reports.rules import CATEGORY_LABELS
+from server.labels import CATEGORY_LABELS, MUTATION_LABELS, STATUS_LABELS
 from server.staff.guards import PUBLIC, roles
-from sync.conflicts import MUTATION_LABELS
 
 def app_labels(lang: str) -> dict:
     """The words the app shows while offline, in the lineman's language (the page is cached as rendered)."""

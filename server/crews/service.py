@@ -14,8 +14,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from server.crews.models import Crew, CrewShift
 from server.db import utcnow
 from server.i18n import N_
-from server.incidents.actions import ActionRefused, actor_of
-from server.staff.models import Staff
+from server.staff.models import Staff, actor_of
+from server.refusals import Refused
 
 
 
@@ -23,7 +23,7 @@ async def _crew_for_update(session: AsyncSession, crew_id: int) -> Crew:
     crew = (await session.exec(select(Crew).where(Crew.id == crew_id).with_for_update()
                                .execution_options(populate_existing=True))).first()
     if crew is None:
-        raise ActionRefused(N_("There is no crew number %(id)s."), id=crew_id)
+        raise Refused(N_("There is no crew number %(id)s."), 404, id=crew_id)
     return crew
 
 
@@ -51,8 +51,8 @@ async def end_shift(session: AsyncSession, crew_id: int, staff: Staff, now: date
     if jobs:
         name = crew.name
         await session.rollback()
-        raise ActionRefused(N_("%(crew)s still has %(n)s open jobs: give them to another crew before the shift "
-                               "ends."), crew=name, n=jobs)
+        raise Refused(N_("%(crew)s still has %(n)s open jobs: give them to another crew before the shift "
+                               "ends."), 409, crew=name, n=jobs)
     shift = await open_shift(session, crew.id)
     if shift is not None:
         shift.ended_at, shift.ended_by = max(now or utcnow(), shift.started_at), actor_of(staff)

@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.db import make_engine
 from server.demo import city
-from server.provision import libpq_url
+from server.db_url import libpq_url
 from server.reports.rules import ReportInput
 from server.reports.service import take_report
 from server.staff.service import hash_password

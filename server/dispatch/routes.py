@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from litestar import Controller, Request, get, post
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import Body, FromPath, QueryParameter
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import File, Response, ServerSentEvent, Template
@@ -21,13 +20,13 @@ from server.db import DbSession, utcnow
 from server.dispatch import service
 from server.dispatch.live import LiveHub, live_stream, missed_since
 from server.forms import local_time, whole_number
-from server.i18n import N_, gettext
+from server.i18n import N_
+from server.refusals import Refused
 from server.incidents import actions
 from server.incidents.models import OPEN_STATUSES
-from server.incidents.rules import STATUS_LABELS
+from server.labels import CATEGORY_LABELS, EVENT_LABELS, STATUS_LABELS
 from server.incidents.service import open_queue
-from server.provision import libpq_url
-from server.reports.rules import CATEGORY_LABELS
+from server.db_url import libpq_url
 from server.staff.guards import roles
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -44,7 +43,7 @@ def _path_id(request: Request, raw: str, message: str) -> int:
     """A number from the path. A str route parameter, so a wrong role hears 403 before a bad number 404."""
     number = whole_number(raw)
     if number is None:
-        raise NotFoundException(gettext(request.state.lang, message, id=raw[:20]))
+        raise Refused(message, 404, id=raw[:20])
     return number
 
 
@@ -52,15 +51,11 @@ def _incident_id(request: Request, raw: str) -> int:
     return _path_id(request, raw, N_("There is no incident number %(id)s."))
 
 
-def _shift_starts(request: Request, data: dict[str, str]) -> bool:
+def _shift_starts(data: dict[str, str]) -> bool:
     """The shift buttons send on=yes or on=no; anything else is a mistake, not an "end"."""
     if data.get("on") not in ("yes", "no"):
-        raise _refusal(request, N_("Say whether the shift starts (on=yes) or ends (on=no)."))
+        raise Refused(N_("Say whether the shift starts (on=yes) or ends (on=no)."), 422)
     return data["on"] == "yes"
-
-
-def _refusal(request: Request, message: str, **values: Any) -> HTTPException:
-    return HTTPException(status_code=422, detail=gettext(request.state.lang, message, **values))
 
 
 async def _crew_table(db_session: DbSession, zone: str | None, search: str, error: str | None = None) -> Template:
@@ -105,8 +100,7 @@ class DispatchConsole(Controller):
                    since: Annotated[str | None, QueryParameter(max_length=20)] = None) -> ServerSentEvent:
         """The live feed (EventSource). A reconnecting browser sends Last-Event-ID and catches up."""
         if "text/event-stream" not in request.headers.get("accept", ""):
-            raise HTTPException(status_code=406, detail=gettext(
-                request.state.lang, N_("This address is a live event stream: open it with EventSource.")))
+            raise Refused(N_("This address is a live event stream: open it with EventSource."), 406)
         last_seen = whole_number(request.headers.get("last-event-id")) or whole_number(since)
         missed = await missed_since(db_session, last_seen)
         return ServerSentEvent(live_stream(_hub(request), missed, last_seen=last_seen),
@@ -124,24 +118,22 @@ class DispatchConsole(Controller):
         live_seen = await service.latest_live_event(db_session)
         view = await service.incident_view(db_session, incident_id)
         if view is None:
-            raise NotFoundException(gettext(request.state.lang, N_("There is no incident number %(id)s."),
-                                            id=incident_id))
+            raise Refused(N_("There is no incident number %(id)s."), 404, id=incident_id)
         name = "dispatch/_incident.html" if request.htmx else "dispatch/incident.html"
         # After a change, the queue and the map refresh at once (the live feed would follow within a second).
         headers = {"HX-Trigger": "dispatch-changed"} if done else {}
         return Template(name, status_code=422 if error else 200, headers=headers, context={
             "view": view, "error": error, "done": done, "categories": CATEGORY_LABELS,
-            "event_labels": service.EVENT_LABELS, "live_seen": live_seen,
+            "event_labels": EVENT_LABELS, "live_seen": live_seen,
             "status_labels": STATUS_LABELS, "open": view.incident.status in OPEN_STATUSES})
 
     async def _act(self, request: HTMXRequest, db_session: DbSession, incident_id: int, action,
                    done: str) -> Template:
         try:
             await action()
-        except actions.ActionRefused as refused:
+        except Refused as refused:  # shown in the panel, which is drawn again
             await db_session.rollback()
-            return await self._panel(request, db_session, incident_id,
-                                     error=gettext(request.state.lang, refused.message, **refused.values))
+            return await self._panel(request, db_session, incident_id, error=refused.text(request.state.lang))
         return await self._panel(request, db_session, incident_id, done=done)
 
     @post("/incidents/{incident_id:str}/assign", status_code=200)
@@ -152,9 +144,9 @@ class DispatchConsole(Controller):
         if crew_id is None and data.get("crew_code", "").strip():  # typed on the panel: "C07"
             crew_id = await service.crew_id_by_code(db_session, data["crew_code"])
             if crew_id is None:
-                raise _refusal(request, N_("There is no crew with the code %(code)s."), code=data["crew_code"][:20])
+                raise Refused(N_("There is no crew with the code %(code)s."), 422, code=data["crew_code"][:20])
         if crew_id is None:
-            raise _refusal(request, N_("Choose a crew."))
+            raise Refused(N_("Choose a crew."), 422)
         return await self._act(request, db_session, incident_id, lambda: actions.assign_crew(
             db_session, incident_id, crew_id, request.user, settings=request.app.state.settings,
             expected_rev=rev), N_("Crew assigned."))
@@ -167,7 +159,7 @@ class DispatchConsole(Controller):
             etr = local_time(datetime.fromisoformat(data.get("etr", "").strip()),
                              request.app.state.settings.locale.timezone, utcnow())
         except (ValueError, OverflowError):
-            raise _refusal(request, N_("Give the ETR as a date and a time.")) from None
+            raise Refused(N_("Give the ETR as a date and a time."), 422) from None
         return await self._act(request, db_session, incident_id, lambda: actions.set_etr(
             db_session, incident_id, etr, request.user, settings=request.app.state.settings,
             expected_rev=whole_number(data.get("rev"))), N_("ETR saved: customers will be told."))
@@ -193,7 +185,7 @@ class DispatchConsole(Controller):
         incident_id = _incident_id(request, incident_id)
         target = await service.incident_by_code(db_session, data.get("into", ""))
         if target is None:
-            raise _refusal(request, N_("There is no incident with the code %(code)s."),
+            raise Refused(N_("There is no incident with the code %(code)s."), 422,
                            code=data.get("into", "")[:20])
         return await self._act(request, db_session, incident_id, lambda: actions.merge_incidents(
             db_session, incident_id, target, request.user, expected_rev=whole_number(data.get("rev"))),
@@ -204,10 +196,10 @@ class DispatchConsole(Controller):
                     data: Form) -> Template:
         crew_id = _path_id(request, crew_id, N_("There is no crew number %(id)s."))
         try:
-            await crews.set_shift(db_session, crew_id, request.user, on=_shift_starts(request, data))
+            await crews.set_shift(db_session, crew_id, request.user, on=_shift_starts(data))
             error = None
-        except actions.ActionRefused as refused:
-            error = gettext(request.state.lang, refused.message, **refused.values)
+        except Refused as refused:  # shown above the crew table, which is drawn again
+            error = refused.text(request.state.lang)
         # The table comes back as the dispatcher was looking at it (the filter travels with the button).
         return await _crew_table(db_session, data.get("zone"), data.get("q", ""), error)
 
@@ -215,10 +207,10 @@ class DispatchConsole(Controller):
     async def report_photo(self, request: Request, db_session: DbSession, name: FromPath[str]) -> File:
         """A customer's photo, only as the file name a report holds (no path can be smuggled in)."""
         if not await service.report_photo_exists(db_session, name):
-            raise NotFoundException(gettext(request.state.lang, N_("There is no such photo.")))
+            raise Refused(N_("There is no such photo."), 404)
         media = Path(request.app.state.settings.server.data_dir) / "media" / "reports" / name
         if not media.is_file():
-            raise NotFoundException(gettext(request.state.lang, N_("There is no such photo.")))
+            raise Refused(N_("There is no such photo."), 404)
         return File(media, content_disposition_type="inline", media_type="image/jpeg")
 
 
@@ -232,10 +224,6 @@ class CrewShiftButtons(Controller):
     async def toggle(self, request: Request, db_session: DbSession, data: Form) -> Response:
         crew_id = request.user.crew_id
         if crew_id is None:
-            raise _refusal(request, N_("You are not in a crew yet. Ask your supervisor."))
-        try:
-            await crews.set_shift(db_session, crew_id, request.user, on=_shift_starts(request, data))
-        except actions.ActionRefused as refused:
-            raise HTTPException(status_code=409, detail=gettext(request.state.lang, refused.message,
-                                                                **refused.values)) from None
+            raise Refused(N_("You are not in a crew yet. Ask your supervisor."), 422)
+        await crews.set_shift(db_session, crew_id, request.user, on=_shift_starts(data))
         return Response(b"", status_code=303, headers={"location": "/crew"})

@@ -12,31 +12,7 @@ from server.assets.models import Zone
 from server.crews.models import Crew
 from server.db import utcnow
 from server.forms import whole_number
-from server.i18n import N_
-from sync.conflicts import MUTATION_LABELS
 
-# What each incident event is called on the timeline (the crew's own steps are named by the sync service).
-EVENT_LABELS = {
-    "reported": N_("Fault reported"),
-    "report_added": N_("Another report"),
-    "repeat_call": N_("Repeat call"),
-    "not_restored": N_("Customer says power is not back"),
-    "customer_confirmed": N_("Customer confirmed power is back"),
-    "assigned": N_("Crew assigned"),
-    "reassigned": N_("Crew changed"),
-    "etr_set": N_("ETR set"),
-    "cancelled": N_("Cancelled"),
-    "closed": N_("Closed"),
-    "merged": N_("Merged into another incident"),
-    "merged_in": N_("Duplicate merged in"),
-    "conflict_resolved": N_("Conflict resolved"),
-    **MUTATION_LABELS,
-    # The crew's steps are logged by the status they reach (sync/service.py), not by the mutation's name.
-    "accepted": MUTATION_LABELS["accept_job"],
-    "on_site": MUTATION_LABELS["arrived"],
-    "etr_proposal_set": MUTATION_LABELS["propose_etr"],
-    "cause_set": N_("Cause recorded"),
-}
 SUGGESTIONS = 5
 # A crew that has not sent a position for this long is shown as "position old": it may be far from there.
 STALE_POSITION_MINUTES = 30

@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 import psycopg
 
-from server.provision import libpq_url
+from server.db_url import libpq_url
 
 FILENAMES = {"zones": "zones.geojson", "feeders": "feeders.geojson", "transformers": "transformers.geojson",
              "customers": "customers.csv"}

@@ -15,7 +15,7 @@ from typing import Any
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
 
 from server.i18n import N_
-from server.reports.rules import normalise_phone
+from server.phones import normalise_phone
 from server.settings import LANGUAGES
 
 KINDS = ("zones", "feeders", "transformers", "customers")

@@ -26,7 +26,7 @@ from server.i18n import N_
 from server.imports import rules
 from server.imports.geojson import GeoJsonUnreadable, read_feature_collection
 from server.imports.rules import KINDS, MAX_PROBLEMS, Problem
-from server.provision import libpq_url
+from server.db_url import libpq_url
 
 IMPORT_LOCK = 1101  # one import at a time: each kind refers to the ones before it
 

@@ -19,13 +19,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from server.crews.models import Crew
 from server.db import utcnow
 from server.i18n import N_
+from server.refusals import Refused
 from server.incidents import state
 from server.incidents.models import Incident, IncidentEvent
 from server.incidents.records import Note
 from server.incidents.rules import raised_category
 from server.notify.service import queue_incident_notice
 from server.settings import Settings
-from server.staff.models import Staff
+from server.staff.models import Staff, actor_of
 
 MAX_NOTE = 2000
 MAX_REASON = 500
@@ -34,28 +35,16 @@ ETR_HORIZON = timedelta(days=14)
 ETR_PAST_SLACK = timedelta(minutes=5)
 
 
-class ActionRefused(Exception):
-    """The action breaks a rule of the job; `message` is a msgid for the person, `values` fill it."""
-
-    def __init__(self, message: str, **values: object) -> None:
-        super().__init__(message % values if values else message)
-        self.message, self.values = message, values
-
-
 def _refusal_rolls_back(action):
     """A refused action leaves nothing behind: not half a change, not the row lock it took."""
     @functools.wraps(action)
     async def run(session: AsyncSession, *args, **kwargs):
         try:
             return await action(session, *args, **kwargs)
-        except ActionRefused:
+        except Refused:
             await session.rollback()
             raise
     return run
-
-
-def actor_of(staff: Staff) -> str:
-    return f"staff:{staff.id}"
 
 
 def author_role(staff: Staff) -> str:
@@ -68,14 +57,14 @@ async def locked_incident(session: AsyncSession, incident_id: int) -> Incident:
         .execution_options(populate_existing=True)
     incident = (await session.exec(query)).first()
     if incident is None:
-        raise ActionRefused(N_("There is no incident number %(id)s."), id=incident_id)
+        raise Refused(N_("There is no incident number %(id)s."), 404, id=incident_id)
     return incident
 
 
 def _check_version(incident: Incident, expected_rev: int | None) -> None:
     """Two dispatchers on one incident: the one who acted on an older screen is told, not overwritten."""
     if expected_rev is not None and incident.rev != expected_rev:
-        raise ActionRefused(N_("%(code)s changed while you were looking at it. Look at it again, then decide."),
+        raise Refused(N_("%(code)s changed while you were looking at it. Look at it again, then decide."), 409,
                             code=incident.code)
 
 
@@ -111,13 +100,13 @@ async def assign_crew(session: AsyncSession, incident_id: int, crew_id: int, sta
     incident = await locked_incident(session, incident_id)
     _check_version(incident, expected_rev)
     if not state.can_assign(incident.status):
-        raise ActionRefused(N_("%(code)s is %(status)s: it cannot be given to a crew any more."),
+        raise Refused(N_("%(code)s is %(status)s: it cannot be given to a crew any more."), 409,
                             code=incident.code, status=_status_label(incident.status))
     crew = await session.get(Crew, crew_id, populate_existing=True)
     if crew is None:
-        raise ActionRefused(N_("There is no crew number %(id)s."), id=crew_id)
+        raise Refused(N_("There is no crew number %(id)s."), 404, id=crew_id)
     if crew.status == "off_shift" and incident.crew_id != crew_id:
-        raise ActionRefused(N_("%(crew)s is off shift: choose a crew that is working."), crew=crew.name)
+        raise Refused(N_("%(crew)s is off shift: choose a crew that is working."), 409, crew=crew.name)
     if incident.crew_id == crew_id:
         return incident  # already theirs: nothing changes, nothing to record
     previous, before = incident.crew_id, incident.status
@@ -148,13 +137,13 @@ async def set_etr(session: AsyncSession, incident_id: int, etr: datetime, staff:
     """The restoration time customers are told. Only while there is still work to do."""
     now = now or utcnow()
     if etr.tzinfo is None:
-        raise ActionRefused(N_("Give the ETR with its time zone."))
+        raise Refused(N_("Give the ETR with its time zone."), 422)
     if not now - ETR_PAST_SLACK <= etr <= now + ETR_HORIZON:
-        raise ActionRefused(N_("The ETR must be between now and %(days)s days ahead."), days=ETR_HORIZON.days)
+        raise Refused(N_("The ETR must be between now and %(days)s days ahead."), 422, days=ETR_HORIZON.days)
     incident = await locked_incident(session, incident_id)
     _check_version(incident, expected_rev)
     if not state.is_open(incident.status):
-        raise ActionRefused(N_("%(code)s is %(status)s: an ETR no longer applies."),
+        raise Refused(N_("%(code)s is %(status)s: an ETR no longer applies."), 409,
                             code=incident.code, status=_status_label(incident.status))
     previous = incident.etr
     incident.etr = etr
@@ -173,9 +162,9 @@ async def add_note(session: AsyncSession, incident_id: int, text: str, staff: St
     now = now or utcnow()
     text = text.strip()
     if not text:
-        raise ActionRefused(N_("Write the note first."))
+        raise Refused(N_("Write the note first."), 422)
     if len(text) > MAX_NOTE:
-        raise ActionRefused(N_("A note can be at most %(limit)s characters."), limit=MAX_NOTE)
+        raise Refused(N_("A note can be at most %(limit)s characters."), 422, limit=MAX_NOTE)
     incident = await locked_incident(session, incident_id)
     note = Note(id=note_id or uuid.uuid4(), incident_id=incident.id, staff_id=staff.id, author_role=author_role(staff),
                 text=text, client_time=None, server_time=now)
@@ -192,13 +181,13 @@ async def cancel_incident(session: AsyncSession, incident_id: int, reason: str, 
     now = now or utcnow()
     reason = reason.strip()
     if not reason:
-        raise ActionRefused(N_("Say why the incident is cancelled (a duplicate of…, no fault found…)."))
+        raise Refused(N_("Say why the incident is cancelled (a duplicate of…, no fault found…)."), 422)
     if len(reason) > MAX_REASON:
-        raise ActionRefused(N_("The reason can be at most %(limit)s characters."), limit=MAX_REASON)
+        raise Refused(N_("The reason can be at most %(limit)s characters."), 422, limit=MAX_REASON)
     incident = await locked_incident(session, incident_id)
     _check_version(incident, expected_rev)
     if not state.can_cancel(incident.status):
-        raise ActionRefused(N_("%(code)s is %(status)s: it can no longer be cancelled."),
+        raise Refused(N_("%(code)s is %(status)s: it can no longer be cancelled."), 409,
                             code=incident.code, status=_status_label(incident.status))
     previous = incident.status
     incident.status = "cancelled"
@@ -215,7 +204,7 @@ async def close_incident(session: AsyncSession, incident_id: int, staff: Staff,
     now = now or utcnow()
     incident = await locked_incident(session, incident_id)
     if not state.can_close(incident.status):
-        raise ActionRefused(N_("%(code)s is %(status)s: only a restored incident can be closed."),
+        raise Refused(N_("%(code)s is %(status)s: only a restored incident can be closed."), 409,
                             code=incident.code, status=_status_label(incident.status))
     incident.status = "closed"
     incident.closed_at = now
@@ -231,14 +220,14 @@ async def merge_incidents(session: AsyncSession, duplicate_id: int, into_id: int
     incident, and the duplicate is cancelled with a pointer to it. Returns the incident that remains."""
     now = now or utcnow()
     if duplicate_id == into_id:
-        raise ActionRefused(N_("An incident cannot be merged into itself."))
+        raise Refused(N_("An incident cannot be merged into itself."), 422)
     # Lock both in id order, so two dispatchers merging the same pair the other way round cannot deadlock.
     locked = {i: await locked_incident(session, i) for i in sorted((duplicate_id, into_id))}
     duplicate, into = locked[duplicate_id], locked[into_id]
     _check_version(duplicate, expected_rev)
     for incident in (duplicate, into):
         if not state.is_open(incident.status):
-            raise ActionRefused(N_("%(code)s is %(status)s: only open incidents can be merged."),
+            raise Refused(N_("%(code)s is %(status)s: only open incidents can be merged."), 409,
                                 code=incident.code, status=_status_label(incident.status))
     moved = (await session.exec(text("UPDATE report SET incident_id = :into WHERE incident_id = :duplicate"),
                                 params={"into": into.id, "duplicate": duplicate.id})).rowcount

@@ -9,7 +9,7 @@ from sqlalchemy import (BigInteger, CheckConstraint, Column, DateTime, ForeignKe
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from server.db import geometry_column, point_column, utcnow
+from server.db import point_column, utcnow
 
 STATUSES = ("reported", "assigned", "en_route", "on_site", "restored", "closed", "cancelled")
 OPEN_STATUSES = ("reported", "assigned", "en_route", "on_site")
@@ -86,18 +86,3 @@ class IncidentEvent(SQLModel, table=True):
     seq: int | None = Field(default=None)
     prev_hash: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     hash: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
-
-
-class PlannedOutage(SQLModel, table=True):
-    """Maintenance announced ahead: shown on the public outages page and feed."""
-
-    __tablename__ = "planned_outage"
-
-    id: int | None = Field(default=None, primary_key=True)
-    title: str = Field(max_length=200)
-    reason: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": ""})
-    area: Any = Field(sa_column=geometry_column("MULTIPOLYGON"))
-    zone_id: int | None = Field(default=None, foreign_key="zone.id")
-    starts_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    ends_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    cancelled: bool = Field(default=False, sa_column_kwargs={"server_default": "false"})

@@ -11,7 +11,7 @@ from litestar.response import Template
 from server.api_docs import errors
 from server.db import DbSession
 from server.incidents.service import outages_by_zone, outages_geojson
-from server.reports.rules import CATEGORY_LABELS
+from server.labels import CATEGORY_LABELS
 from server.staff.guards import PUBLIC
 
 

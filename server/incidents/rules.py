@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from server.i18n import N_
-from server.reports.models import Category
+from server.labels import Category
 
 # A danger report must never wait behind ordinary faults.
 HIGH_PRIORITY_CATEGORIES = {Category.danger}
@@ -75,16 +75,6 @@ def incident_to_join(category: str, transformer_id: int | None, candidates: list
 
 
 # What each status means to a customer: the same words on the web, in SMS, USSD and the API.
-STATUS_LABELS = {
-    "reported": N_("Reported, waiting for a crew"),
-    "assigned": N_("A crew has been assigned"),
-    "en_route": N_("The crew is on the way"),
-    "on_site": N_("The crew is working on it"),
-    "restored": N_("Power restored"),
-    "closed": N_("Closed"),
-    "cancelled": N_("Cancelled"),
-}
-
 TIMELINE = (
     ("reported", "reported_at", N_("Reported")),
     ("assigned", "assigned_at", N_("Crew assigned")),

@@ -5,7 +5,7 @@ from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
 import server.models  # noqa: F401  (registers every table)
-from server.provision import sqlalchemy_url
+from server.db_url import sqlalchemy_url
 
 config = context.config
 target_metadata = SQLModel.metadata

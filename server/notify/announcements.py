@@ -10,10 +10,10 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.db import utcnow
+from server.refusals import Refused
 from server.i18n import N_, format_time, gettext
-from server.incidents.models import PlannedOutage
+from server.notify.models import Broadcast, PlannedOutage
 from server.notify.messages import ANTI_FRAUD, sms_body
-from server.notify.models import Broadcast
 from server.notify.segments import sms_cost, sms_text
 from server.settings import LANGUAGES, Settings
 
@@ -76,14 +76,6 @@ async def plan_outage(session: AsyncSession, settings: Settings, *, title: str, 
     return outage, queued
 
 
-class OutageNotCancelled(Exception):
-    """`message` is a msgid: the outage is unknown (404), or already cancelled or over (409)."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.message, self.status = message, status
-
-
 # Only customers already told hear of the cancellation; notices not yet sent are withdrawn.
 _WITHDRAW = text("DELETE FROM outbox WHERE dedupe_key LIKE :prefix || '%' AND status = 'pending'")
 _TOLD = """
@@ -98,9 +90,9 @@ async def cancel_outage(session: AsyncSession, settings: Settings, outage_id: in
     outage = (await session.exec(select(PlannedOutage).where(PlannedOutage.id == outage_id).with_for_update())
               ).first()
     if outage is None:
-        raise OutageNotCancelled(N_("There is no such planned work."), 404)
+        raise Refused(N_("There is no such planned work."), 404)
     if outage.cancelled or outage.ends_at <= utcnow():
-        raise OutageNotCancelled(N_("This planned work is already cancelled or over."), 409)
+        raise Refused(N_("This planned work is already cancelled or over."), 409)
     outage.cancelled = True
     session.add(outage)
     prefix = f"planned:{outage.id}:"
@@ -159,3 +151,16 @@ async def send_broadcast(session: AsyncSession, zone_id: int | None, texts: dict
                                                     f"broadcast:{broadcast.id}:", texts, utcnow())
     await session.commit()
     return broadcast, True
+
+
+_UPCOMING = text("""
+    SELECT p.id, p.title, p.reason, p.starts_at, p.ends_at, z.name AS zone,
+           (SELECT count(*) FROM outbox o WHERE o.dedupe_key LIKE 'planned:' || p.id || ':%') AS notices
+    FROM planned_outage p LEFT JOIN zone z ON z.id = p.zone_id
+    WHERE NOT p.cancelled AND p.ends_at > CAST(:now AS timestamptz) ORDER BY p.starts_at
+""")
+
+
+async def upcoming_planned_work(session: AsyncSession, now: datetime) -> list:
+    """Planned work still to come or under way, with how many notices each has queued or sent."""
+    return list(await session.exec(_UPCOMING, params={"now": now}))

@@ -1,13 +1,14 @@
-"""Push subscriptions and the outbox of messages waiting to be sent."""
+"""Push subscriptions, the outbox of messages waiting to be sent, and planned work announced ahead."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, Column, DateTime, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from server.db import utcnow
+from server.db import geometry_column, utcnow
 
 
 class PushSubscription(SQLModel, table=True):
@@ -67,3 +68,18 @@ class Broadcast(SQLModel, table=True):
     created_by_staff_id: int | None = Field(default=None, foreign_key="staff.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(
         DateTime(timezone=True), nullable=False, server_default=func.now()))
+
+
+class PlannedOutage(SQLModel, table=True):
+    """Maintenance announced ahead: shown on the public outages page and feed."""
+
+    __tablename__ = "planned_outage"
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=200)
+    reason: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": ""})
+    area: Any = Field(sa_column=geometry_column("MULTIPOLYGON"))
+    zone_id: int | None = Field(default=None, foreign_key="zone.id")
+    starts_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    ends_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    cancelled: bool = Field(default=False, sa_column_kwargs={"server_default": "false"})

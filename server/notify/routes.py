@@ -14,19 +14,17 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, delete, get, post
-from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
-from sqlalchemy import text
 
 from server.api_docs import errors
 from server.db import DbSession, utcnow
 from server.forms import clean_form, local_time, whole_number
 from server.i18n import N_
-from server.notify.announcements import OutageNotCancelled, broadcast_texts, cancel_outage, plan_outage, \
+from server.refusals import Refused
+from server.notify.announcements import broadcast_texts, cancel_outage, plan_outage, upcoming_planned_work, \
     preview_broadcast, send_broadcast
-from server.notify.service import subscribe, unsubscribe
-from server.reports.service import report_by_token
+from server.notify.service import recent_sms, report_id_by_token, subscribe, unsubscribe, zone_choices
 from server.settings import LANGUAGES
 from server.staff.guards import PUBLIC, roles
 
@@ -59,17 +57,17 @@ def check_subscription(subscription: Subscription) -> None:
     parts = urlsplit(subscription.endpoint)
     if len(subscription.endpoint) > 1000 or not parts.netloc or not (
             parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)):
-        raise ValidationException(N_("This browser gave an address we cannot send notifications to."))
+        raise Refused(N_("This browser gave an address we cannot send notifications to."), 400, "endpoint")
     keys = subscription.keys
     if keys is None or len(_b64url_bytes(keys.p256dh)) != 65 or len(_b64url_bytes(keys.auth)) != 16:
-        raise ValidationException(N_("This browser gave notification keys we cannot use."))
+        raise Refused(N_("This browser gave notification keys we cannot use."), 400, "keys")
 
 
 async def _report_id(session, token: str) -> int:
-    found = await report_by_token(session, token) if len(token) == 22 else None
+    found = await report_id_by_token(session, token) if len(token) == 22 else None
     if found is None:
-        raise NotFoundException(N_("We could not find this report. Check the link in your message."))
-    return found[0].id
+        raise Refused(N_("We could not find this report. Check the link in your message."), 404)
+    return found
 
 
 class PushSubscriptions(Controller):
@@ -97,14 +95,6 @@ class PushSubscriptions(Controller):
         await unsubscribe(db_session, await _report_id(db_session, token), data.endpoint)
 
 
-_RECENT_SMS = text("""
-    SELECT o.id, o.kind, o.recipient, o.language, o.payload->>'text' AS text, o.status, o.attempts,
-           o.created_at, o.sent_at, i.code
-    FROM outbox o LEFT JOIN incident i ON i.id = o.incident_id
-    WHERE o.channel = 'sms' ORDER BY o.id DESC LIMIT 200
-""")
-
-
 class SmsInbox(Controller):
     """Development inbox: what customers were (or would be) sent by SMS, newest first."""
 
@@ -112,7 +102,7 @@ class SmsInbox(Controller):
 
     @get("/admin/sms-inbox")
     async def inbox(self, db_session: DbSession) -> Template:
-        return Template("admin/sms_inbox.html", context={"messages": (await db_session.exec(_RECENT_SMS)).all()})
+        return Template("admin/sms_inbox.html", context={"messages": await recent_sms(db_session)})
 
 
 PLANNED_LONGEST = timedelta(days=3)
@@ -131,11 +121,7 @@ def _local_datetime(raw: str, timezone: str, now: datetime) -> datetime:
     try:
         return local_time(datetime.fromisoformat(raw), timezone, now)
     except (ValueError, OverflowError):  # not a date, or beyond what a datetime holds once in UTC
-        raise ValidationException(N_("Give the start and end as a date and a time.")) from None
-
-
-async def _zones(session) -> list:
-    return (await session.exec(text("SELECT id, name FROM zone ORDER BY name"))).all()
+        raise Refused(N_("Give the start and end as a date and a time."), 400) from None
 
 
 class PlannedOutages(Controller):
@@ -145,13 +131,8 @@ class PlannedOutages(Controller):
 
     @get("/planned")
     async def planned_page(self, db_session: DbSession) -> Template:
-        upcoming = (await db_session.exec(text("""
-            SELECT p.id, p.title, p.reason, p.starts_at, p.ends_at, z.name AS zone,
-                   (SELECT count(*) FROM outbox o WHERE o.dedupe_key LIKE 'planned:' || p.id || ':%') AS notices
-            FROM planned_outage p LEFT JOIN zone z ON z.id = p.zone_id
-            WHERE NOT p.cancelled AND p.ends_at > CAST(:now AS timestamptz) ORDER BY p.starts_at"""),
-            params={"now": utcnow()})).all()
-        return Template("notify/planned.html", context={"zones": await _zones(db_session), "upcoming": upcoming,
+        upcoming = await upcoming_planned_work(db_session, utcnow())
+        return Template("notify/planned.html", context={"zones": await zone_choices(db_session), "upcoming": upcoming,
                                                         "values": {}, "errors": {}})
 
     @post("/planned")
@@ -162,7 +143,7 @@ class PlannedOutages(Controller):
         title = form.get("title", "").strip()
         if not 3 <= len(title) <= 120:
             errors["title"] = N_("Give the work a short title customers will understand (3 to 120 characters).")
-        zone_ids = {row.id for row in await _zones(db_session)}
+        zone_ids = {row.id for row in await zone_choices(db_session)}
         zone_id = whole_number(form.get("zone_id"))
         if zone_id not in zone_ids:
             errors["zone_id"] = N_("Choose the zone where the power will be off.")
@@ -176,11 +157,11 @@ class PlannedOutages(Controller):
                 errors["ends_at"] = N_("The end must come after the start, at most three days later.")
             elif ends_at < now:
                 errors["ends_at"] = N_("This work would already be over.")
-        except ValidationException as exc:
-            errors["starts_at"] = exc.detail
+        except Refused as refused:  # shown beside the field, the form drawn again
+            errors["starts_at"] = refused.message
         if errors:
             return Template("notify/planned.html", status_code=422, context={
-                "zones": await _zones(db_session), "upcoming": [], "values": form, "errors": errors})
+                "zones": await zone_choices(db_session), "upcoming": [], "values": form, "errors": errors})
         await plan_outage(db_session, settings, title=title, reason=form.get("reason", "").strip()[:500],
                           zone_id=zone_id, starts_at=starts_at, ends_at=ends_at)
         return Redirect("/planned", status_code=303)
@@ -188,10 +169,7 @@ class PlannedOutages(Controller):
     @post("/planned/{outage_id:str}/cancel")
     async def cancel(self, request: Request, db_session: DbSession, outage_id: FromPath[str]) -> Redirect:
         """Call the work off: customers already told get an SMS that their power stays on."""
-        try:
-            await cancel_outage(db_session, request.app.state.settings, whole_number(outage_id) or 0)
-        except OutageNotCancelled as refused:
-            raise HTTPException(status_code=refused.status, detail=refused.message) from None
+        await cancel_outage(db_session, request.app.state.settings, whole_number(outage_id) or 0)
         return Redirect("/planned", status_code=303)
 
 
@@ -206,7 +184,7 @@ class Broadcasts(Controller):
 
     @get("/broadcasts")
     async def broadcast_page(self, db_session: DbSession) -> Template:
-        return Template("notify/broadcast.html", context={"zones": await _zones(db_session), "values": {},
+        return Template("notify/broadcast.html", context={"zones": await zone_choices(db_session), "values": {},
                                                           "errors": {}, "preview": None})
 
     @post("/broadcasts", status_code=200)
@@ -219,9 +197,9 @@ class Broadcasts(Controller):
             errors["text_en"] = N_("Write the message in English at least; other languages fall back to it.")
         if any(len(body) > 300 for body in written.values()):
             errors["text_en"] = N_("Keep each text under 300 characters: long SMS cost several messages.")
-        if form.get("zone_id") and zone_id not in {row.id for row in await _zones(db_session)}:
+        if form.get("zone_id") and zone_id not in {row.id for row in await zone_choices(db_session)}:
             errors["zone_id"] = N_("Choose a zone from the list.")
-        context = {"zones": await _zones(db_session), "values": form, "errors": errors, "preview": None}
+        context = {"zones": await zone_choices(db_session), "values": form, "errors": errors, "preview": None}
         if errors:
             return Template("notify/broadcast.html", status_code=422, context=context)
         texts = broadcast_texts(written)

@@ -2,17 +2,26 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.i18n import N_, format_time, gettext
-from server.incidents.models import Incident
 from server.notify.messages import TEMPLATES, sms_body
 from server.settings import Settings
 
 SOON = N_("soon")
 PUSH_TITLE = N_("Power: %(code)s")
+
+class Notified(Protocol):
+    """What a notice says of an incident (server/incidents passes its Incident; notify sits below it)."""
+
+    id: int
+    code: str
+    etr: datetime | None
+
 
 # Customers are told at these moments (ARCHITECTURE.md, "Incident state machine").
 URGENCY = {"assigned": "normal", "en_route": "high", "etr_changed": "normal", "restored": "high"}
@@ -34,14 +43,14 @@ _QUEUE = text("""
 """)
 
 
-def _values(incident: Incident, kind: str, language: str, link: str, settings: Settings,
+def _values(incident: Notified, kind: str, language: str, link: str, settings: Settings,
             crew_code: str | None) -> dict[str, str]:
     etr = format_time(incident.etr, language, settings.locale.timezone, settings.locale.phone_region, "short") \
         if incident.etr else gettext(language, SOON)
     return {"code": incident.code, "etr": etr, "link": link, "crew_code": crew_code or "—"}
 
 
-async def queue_incident_notice(session: AsyncSession, incident: Incident, kind: str, settings: Settings,
+async def queue_incident_notice(session: AsyncSession, incident: Notified, kind: str, settings: Settings,
                                 crew_code: str | None = None) -> int:
     """Queue the notice `kind` for every report on the incident: push where the customer subscribed,
     else SMS to their phone. Call inside the transaction that makes the change; it does not commit.
@@ -79,6 +88,14 @@ async def queue_incident_notice(session: AsyncSession, incident: Incident, kind:
     return queued
 
 
+_REPORT_BY_TOKEN = text("SELECT id FROM report WHERE tracking_token = :token")
+
+
+async def report_id_by_token(session: AsyncSession, token: str) -> int | None:
+    """The report a tracking link names (the customer's key to "notify me")."""
+    return (await session.exec(_REPORT_BY_TOKEN, params={"token": token})).scalar_one_or_none()
+
+
 async def subscribe(session: AsyncSession, report_id: int, endpoint: str, p256dh: str, auth: str) -> None:
     """Store (or move to this report) a browser's push subscription; endpoints are unique."""
     await session.exec(text("""
@@ -93,3 +110,21 @@ async def unsubscribe(session: AsyncSession, report_id: int, endpoint: str) -> b
                                 params={"r": report_id, "e": endpoint})
     await session.commit()
     return result.rowcount > 0
+
+
+_RECENT_SMS = text("""
+    SELECT o.id, o.kind, o.recipient, o.language, o.payload->>'text' AS text, o.status, o.attempts,
+           o.created_at, o.sent_at, i.code
+    FROM outbox o LEFT JOIN incident i ON i.id = o.incident_id
+    WHERE o.channel = 'sms' ORDER BY o.id DESC LIMIT 200
+""")
+
+
+async def recent_sms(session: AsyncSession) -> list:
+    """The development inbox: the latest SMS customers were (or would be) sent."""
+    return list(await session.exec(_RECENT_SMS))
+
+
+async def zone_choices(session: AsyncSession) -> list:
+    """(id, name) of every zone, for the forms that send to one."""
+    return list(await session.exec(text("SELECT id, name FROM zone ORDER BY name")))

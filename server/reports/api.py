@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from litestar import Controller, Request, get, post
 from litestar.connection import ASGIConnection
-from litestar.exceptions import ClientException, NotAuthorizedException, NotFoundException
+from litestar.exceptions import ClientException, NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import JSONBody, PathParameter
 from sqlmodel import select
@@ -19,12 +19,13 @@ from server import ratelimit
 from server.api_docs import errors
 from server.db import DbSession
 from server.forms import clean_form
-from server.i18n import gettext
+from server.i18n import N_, gettext
 from server.incidents.models import Incident
-from server.incidents.rules import STATUS_LABELS
+from server.labels import STATUS_LABELS
 from server.reports.models import ApiClient, Report
 from server.reports.rules import FormErrors, check_report_form
-from server.reports.service import IntakeRefused, Receipt, grouping_from, report_by_token, take_report
+from server.refusals import Refused
+from server.reports.service import Receipt, grouping_from, report_by_token, take_report
 from server.staff.guards import PUBLIC
 
 
@@ -125,7 +126,7 @@ class IntakeApi(Controller):
         try:
             receipt: Receipt = await take_report(db_session, checked, channel="api", actor=f"api:{client}",
                                                  grouping=await grouping_from(db_session, settings))
-        except IntakeRefused as refused:
+        except Refused as refused:  # said per field, in the report's language
             raise _unprocessable(data.language, {refused.field: refused.message}) from None
         return _status(request, receipt.report, receipt.incident, receipt.joined_existing, receipt.already_reported)
 
@@ -136,5 +137,5 @@ class IntakeApi(Controller):
         """The status of one report, by the token in its tracking URL."""
         found = await report_by_token(db_session, token)
         if found is None:
-            raise NotFoundException("No report has this token.")
+            raise Refused(N_("No report has this token."), 404)
         return _status(request, *found)

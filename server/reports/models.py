@@ -2,28 +2,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import CheckConstraint, Column, DateTime, func
 from sqlmodel import Field, SQLModel
 
 from server.db import point_column, utcnow
-
-
-class Category(StrEnum):
-    no_power = "no_power"
-    low_voltage = "low_voltage"       # low voltage or partial supply
-    danger = "danger"                 # sparking, wire down
-    damage = "damage"                 # pole or transformer damaged
-
-
-class Channel(StrEnum):
-    web = "web"
-    ussd = "ussd"
-    sms = "sms"
-    agent = "agent"
-    api = "api"
 
 
 class Report(SQLModel, table=True):

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from litestar import Controller, Request, get, post
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import ClientException, NotFoundException, ValidationException
+
 from litestar.params import Body, FromPath
 from litestar.datastructures import CacheControlHeader, UploadFile
 from litestar.plugins.htmx import HTMXRequest
@@ -16,15 +16,17 @@ from litestar.response import File, Redirect, Response, Template
 from server.db import DbSession
 from server.static_files import STATIC
 from server.forms import clean_form, safe_next_path
-from server.media import PhotoRefused, ReportPhoto, report_photo
+from server.media import ReportPhoto, report_photo
 from server.i18n import N_
 from server.incidents.service import open_queue
-from server.reports.rules import (CATEGORY_LABELS, FormErrors, ReportInput, check_place, check_report_form,
-                                  normalise_phone)
+from server.reports.rules import FormErrors, ReportInput, check_place, check_report_form
+from server.phones import normalise_phone
+from server.labels import CATEGORY_LABELS
 from server import ratelimit
 from server.crews.models import Crew
 from server.incidents.rules import timeline_steps
-from server.reports.service import (IntakeRefused, answer_power_back, find_callers, grouping_from,
+from server.refusals import Refused
+from server.reports.service import (answer_power_back, find_callers, grouping_from,
                                     known_incident_at, report_by_token, take_report)
 from server.settings import LANGUAGES
 from server.staff.guards import PUBLIC, roles
@@ -41,7 +43,7 @@ async def _attached_photo(upload, settings) -> ReportPhoto | None:
         return None
     raw = await upload.read(settings.intake.photo_max_bytes + 1)
     if len(raw) > settings.intake.photo_max_bytes:
-        raise PhotoRefused(N_("The photo is too large. Please attach a smaller picture."))
+        raise Refused(N_("The photo is too large. Please attach a smaller picture."), 413, "photo")
     if not raw:
         return None
     return await report_photo(raw, settings.server.data_dir)
@@ -50,7 +52,7 @@ async def _attached_photo(upload, settings) -> ReportPhoto | None:
 async def _tracked(session, token: str):
     found = await report_by_token(session, token) if TRACKING_TOKEN.fullmatch(token) else None
     if found is None:
-        raise NotFoundException(N_("We could not find this report. Check the link in your message."))
+        raise Refused(N_("We could not find this report. Check the link in your message."), 404)
     return found
 
 
@@ -93,12 +95,12 @@ class CustomerPages(Controller):
                                 timedelta(hours=1))
         try:
             photo = await _attached_photo(form.get("photo"), settings)
-        except PhotoRefused as refused:
-            return _form_page(request, data, {"photo": str(refused)}, 422)
+        except Refused as refused:  # the form comes back with what was typed, the photo's problem beside it
+            return _form_page(request, data, {"photo": refused.message}, 422)
         try:
             receipt = await take_report(db_session, checked, channel="web",
                                         grouping=await grouping_from(db_session, settings), photo=photo)
-        except IntakeRefused as refused:
+        except Refused as refused:
             return _form_page(request, data, {refused.field: refused.message}, 422)
         name = "customer/_report_done.html" if request.htmx else "customer/report_done.html"
         return Template(name, status_code=201, context={"receipt": receipt})
@@ -132,13 +134,10 @@ class CustomerPages(Controller):
                          data: Annotated[dict[str, str], Form]) -> Redirect:
         answer = clean_form(data).get("answer")
         if answer not in ("yes", "no"):
-            raise ValidationException(N_("Answer yes or no."))
+            raise Refused(N_("Answer yes or no."), 400, "answer")
         report, incident = await _tracked(db_session, token)
-        try:
-            follow = await answer_power_back(db_session, report, incident, answer == "yes",
-                                             await grouping_from(db_session, request.app.state.settings))
-        except IntakeRefused as refused:
-            raise ClientException(refused.message, status_code=409) from None
+        follow = await answer_power_back(db_session, report, incident, answer == "yes",
+                                         await grouping_from(db_session, request.app.state.settings))
         return Redirect(f"/t/{follow.tracking_token}", status_code=303)
 
     @post("/language")
@@ -180,7 +179,7 @@ class AgentPages(Controller):
         try:
             receipt = await take_report(db_session, checked, channel="agent", actor=f"staff:{request.user.id}",
                                         grouping=await grouping_from(db_session, settings))
-        except IntakeRefused as refused:
+        except Refused as refused:
             return Template("agent/_call_logged.html", status_code=422,
                             context={"errors": {refused.field: refused.message}})
         return Template("agent/_call_logged.html", status_code=201, context={"receipt": receipt, "errors": {}})

@@ -4,18 +4,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import phonenumbers
-
 from server.i18n import N_
-from server.reports.models import Category
-
-CATEGORY_LABELS = {
-    Category.no_power: N_("No power"),
-    Category.low_voltage: N_("Low voltage or partial supply"),
-    Category.danger: N_("Sparking or wire down (danger)"),
-    Category.damage: N_("Pole or transformer damaged"),
-}
-
+from server.phones import normalise_phone
+from server.labels import Category
 
 @dataclass
 class ReportInput:
@@ -36,17 +27,6 @@ class FormErrors:
 
     def __bool__(self) -> bool:
         return bool(self.fields)
-
-
-def normalise_phone(raw: str, region: str) -> str | None:
-    """A phone number in E.164 (+254712345678), or None when it is not a real number."""
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _coordinate(raw: str, low: float, high: float) -> float | None:

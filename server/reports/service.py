@@ -10,26 +10,20 @@ from sqlalchemy import text
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from server.admin.operator import effective_settings
+from server.operator import effective_settings
 from server.db import utcnow
+from server.refusals import Refused
 from server.i18n import N_
 from server.incidents import rules
 from server.incidents.models import Incident, IncidentEvent
 from server.media import ReportPhoto
 from server.reports.models import Report
-from server.reports.rules import ReportInput, normalise_phone
+from server.reports.rules import ReportInput
+from server.phones import normalise_phone
 from server.settings import Settings
 
 # A transformer further than this from the report is not "its" transformer.
 TRANSFORMER_SEARCH_METRES = 1500
-
-
-class IntakeRefused(Exception):
-    """The report cannot be placed; `message` is a msgid to show the person, `field` the form field."""
-
-    def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.message, self.field = message, field
 
 
 @dataclass(frozen=True)
@@ -80,14 +74,12 @@ async def place_report(session: AsyncSession, entry: ReportInput) -> Placement:
     if entry.longitude is None:
         row = (await session.exec(_PLACE_BY_METER, params={"meter_no": entry.meter_no})).first()
         if row is None or row.lon is None:
-            raise IntakeRefused(N_("We do not know this meter number. Check it, or use your location instead."),
-                                "meter_no")
+            raise Refused(N_("We do not know this meter number. Check it, or use your location instead."), 422, "meter_no")
     else:
         row = (await session.exec(_PLACE_BY_POINT, params={"lon": entry.longitude, "lat": entry.latitude,
                                                        "radius": TRANSFORMER_SEARCH_METRES})).first()
     if row is None or row.zone_id is None:
-        raise IntakeRefused(N_("This place is outside the area we serve. Check the location on the map."),
-                            "location")
+        raise Refused(N_("This place is outside the area we serve. Check the location on the map."), 422, "location")
     return Placement(row.lon, row.lat, row.zone_id, row.transformer_id, row.feeder_id, row.customer_id)
 
 
@@ -228,7 +220,7 @@ async def answer_power_back(session: AsyncSession, report: Report, incident: Inc
                             grouping: rules.GroupingRules = rules.GroupingRules()) -> Report:
     """Record "is your power back?"; on "no" the fault is reported anew. Returns the report to follow next."""
     if incident.status not in ("restored", "closed"):
-        raise IntakeRefused(N_("You can answer this once the crew has restored the power."), "power_back")
+        raise Refused(N_("You can answer this once the crew has restored the power."), 409, "power_back")
     if report.follow_up_id is not None:  # answered "no" before: the same follow-up, not another one
         return await session.get(Report, report.follow_up_id)
     report.power_back = power_back
@@ -311,7 +303,7 @@ async def known_incident_at(session: AsyncSession, entry: ReportInput,
     """The open incident a "no power" report from here would join: shown before the customer sends."""
     try:
         place = await place_report(session, entry)
-    except IntakeRefused:
+    except Refused:  # not placed: no fault to show
         return None
     joined = rules.incident_to_join(entry.category, place.transformer_id,
                                     await _candidates(session, place, grouping), utcnow(), grouping)

@@ -44,6 +44,11 @@ class Staff(SQLModel, table=True):
                                                                     server_default=func.now()))
 
 
+def actor_of(staff: Staff) -> str:
+    """Who did it, as the timeline and the audit write it."""
+    return f"staff:{staff.id}"
+
+
 class StaffSession(SQLModel, table=True):
     """A signed-in browser. The cookie holds a random token; only its hash is stored."""
 

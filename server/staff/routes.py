@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Request, get, post
-from litestar.exceptions import ValidationException
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
@@ -14,6 +13,7 @@ from litestar.middleware.csrf import generate_csrf_token
 from server.db import DbSession
 from server.forms import clean_form, safe_next_path
 from server.i18n import N_, format_time, gettext
+from server.refusals import Refused
 from server.staff.guards import PUBLIC, roles
 from server.staff.middleware import CSRF_COOKIE, LANGUAGE_COOKIE, SESSION_COOKIE
 from server.settings import LANGUAGES
@@ -84,7 +84,7 @@ class StaffAuth(Controller):
                            data: Annotated[dict[str, str], Form]) -> Template:
         language = clean_form(data).get("language")
         if language not in LANGUAGES:
-            raise ValidationException(N_("Choose one of the languages in the list."))
+            raise Refused(N_("Choose one of the languages in the list."), 400, "language")
         await set_language(db_session, request.user.id, language)
         request.user.language = language
         request.state.lang = language  # this answer already in the new language

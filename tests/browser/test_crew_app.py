@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.db import make_engine
 from server.incidents import actions
-from server.provision import libpq_url
+from server.db_url import libpq_url
 from server.static_files import StaticTree
 from tests.integration.test_sync_support import PASSWORD, make_crew, make_incident, make_staff
 

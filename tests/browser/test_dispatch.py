@@ -9,7 +9,7 @@ from playwright.async_api import expect
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.db import make_engine
-from server.provision import libpq_url
+from server.db_url import libpq_url
 from server.reports.api import create_api_client
 from tests.browser.test_offline_map import PAINTED, poll
 from tests.conftest import DEMO_PASSWORD

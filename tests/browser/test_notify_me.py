@@ -4,7 +4,7 @@ import psycopg
 import pytest
 from playwright.async_api import expect
 
-from server.provision import libpq_url
+from server.db_url import libpq_url
 from tests.support.push_service import Subscriber, b64url
 
 pytestmark = pytest.mark.browser

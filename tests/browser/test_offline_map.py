@@ -7,7 +7,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.db import make_engine
 from server.incidents import actions
-from server.provision import libpq_url
+from server.db_url import libpq_url
 from tests.browser.test_crew_app import _crew_with_a_job, _installed, _sign_in, _signal
 from tests.integration.test_sync_support import make_staff
 

@@ -11,9 +11,9 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from server.admin.operator import effective_settings
+from server.operator import effective_settings
 from server.db import make_engine
-from server.provision import libpq_url
+from server.db_url import libpq_url
 from server.reports.service import grouping_from
 from tests.conftest import csrf_token, sign_in
 

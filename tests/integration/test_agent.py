@@ -3,7 +3,7 @@ import psycopg
 import pytest
 
 from server.demo.city import customers
-from server.provision import libpq_url
+from server.db_url import libpq_url
 from tests.conftest import csrf_token, sign_in
 
 

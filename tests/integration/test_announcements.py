@@ -13,7 +13,7 @@ import time_machine
 
 from server.db import utcnow
 from server.notify.routes import a_year_after
-from server.provision import libpq_url
+from server.db_url import libpq_url
 from tests.conftest import csrf_token, sign_in
 
 

@@ -4,7 +4,7 @@ import pytest
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.db import make_engine
-from server.provision import libpq_url
+from server.db_url import libpq_url
 from server.reports.api import create_api_client
 
 

@@ -7,7 +7,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from server.audit.chain import SETTLE_SECONDS, verify_chain
 from server.cli import main as faultline
 from server.db import make_engine, utcnow
-from server.provision import libpq_url
+from server.db_url import libpq_url
 from server.settings import get_settings
 from tests.conftest import sign_in
 

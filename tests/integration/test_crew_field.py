@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from server.admin.operator import save_overrides
+from server.operator import save_overrides
 from server.audit import figures, sla
 from server.db import utcnow
 from server.incidents import actions

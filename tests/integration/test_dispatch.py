@@ -12,13 +12,14 @@ import pytest
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from server.refusals import Refused
 from server.crews import service as crews
 from server.db import utcnow
 from server.dispatch import service
 from server.dispatch.live import LiveHub, live_stream, missed_since, parse_notice
 from server.incidents import actions
 from server.incidents.service import open_queue
-from server.provision import libpq_url
+from server.db_url import libpq_url
 from tests.conftest import csrf_token, sign_in
 from tests.integration.test_sync_support import PASSWORD, fresh, make_crew, make_incident, make_staff
 from tests.support.clock import utc
@@ -52,7 +53,7 @@ async def test_a_crews_status_follows_its_shift_and_its_work(session, desk):
     for step in ("en_route", "on_site"):
         await set_status(session, job.id, step)
         assert await crew_status(session, crew.id) == step
-    with pytest.raises(actions.ActionRefused, match="still has 1 open jobs"):
+    with pytest.raises(Refused, match="still has 1 open jobs"):
         await crews.end_shift(session, crew.id, desk)
     assert await crew_status(session, crew.id) == "on_site"
     await set_status(session, job.id, "restored")
@@ -84,7 +85,7 @@ async def test_an_off_shift_crew_cannot_be_sent(session, desk):
     await crews.end_shift(session, crew.id, desk)
     job = await make_incident(session, offset=43)
     crew, job = SimpleNamespace(id=crew.id), SimpleNamespace(id=job.id)
-    with pytest.raises(actions.ActionRefused, match="Gone home is off shift"):
+    with pytest.raises(Refused, match="Gone home is off shift"):
         await actions.assign_crew(session, job.id, crew.id, desk)
     assert (await fresh(session, job.id)).crew_id is None
 
@@ -96,7 +97,7 @@ async def test_a_restored_or_cancelled_incident_cannot_be_assigned(session, desk
     await set_status(session, done.id, "restored")
     await actions.cancel_incident(session, dropped.id, "No fault found", desk)
     for incident in (done, dropped):
-        with pytest.raises(actions.ActionRefused, match="cannot be given to a crew"):
+        with pytest.raises(Refused, match="cannot be given to a crew"):
             await actions.assign_crew(session, incident.id, crew.id, desk)
 
 
@@ -106,11 +107,11 @@ async def test_an_action_on_a_stale_screen_is_refused_not_overwritten(session, d
     crew, other, job = (SimpleNamespace(id=row.id) for row in (crew, other, job))
     seen = (await fresh(session, job.id)).rev
     await actions.assign_crew(session, job.id, crew.id, desk, expected_rev=seen)
-    with pytest.raises(actions.ActionRefused, match="changed while you were looking"):
+    with pytest.raises(Refused, match="changed while you were looking"):
         await actions.assign_crew(session, job.id, other.id, desk, expected_rev=seen)
-    with pytest.raises(actions.ActionRefused, match="changed while you were looking"):
+    with pytest.raises(Refused, match="changed while you were looking"):
         await actions.cancel_incident(session, job.id, "Duplicate", desk, expected_rev=seen)
-    with pytest.raises(actions.ActionRefused, match="changed while you were looking"):
+    with pytest.raises(Refused, match="changed while you were looking"):
         await actions.set_etr(session, job.id, utcnow() + timedelta(hours=2), desk, expected_rev=seen)
     after = await fresh(session, job.id)
     assert (after.crew_id, after.status, after.etr) == (crew.id, "assigned", None)
@@ -127,12 +128,12 @@ async def test_two_dispatchers_assigning_at_once_one_wins_the_other_is_told(engi
             try:
                 await actions.assign_crew(own, job.id, crew.id, staff, expected_rev=seen)
                 return crew.id
-            except actions.ActionRefused as refused:
+            except Refused as refused:
                 return refused
 
     outcomes = await asyncio.gather(assign(first, crew_a), assign(second, crew_b))
     winners = [o for o in outcomes if isinstance(o, int)]
-    losers = [o for o in outcomes if isinstance(o, actions.ActionRefused)]
+    losers = [o for o in outcomes if isinstance(o, Refused)]
     assert len(winners) == 1 and len(losers) == 1
     assert "changed while you were looking" in str(losers[0])
     after = await fresh(session, job.id)
@@ -172,26 +173,26 @@ async def test_merging_a_duplicate_moves_its_reports_and_cancels_it(session, des
 async def test_merges_that_make_no_sense_are_refused(session, desk):
     one, other = await make_incident(session, offset=50), await make_incident(session, offset=51)
     one, other = (SimpleNamespace(id=row.id) for row in (one, other))
-    with pytest.raises(actions.ActionRefused, match="into itself"):
+    with pytest.raises(Refused, match="into itself"):
         await actions.merge_incidents(session, one.id, one.id, desk)
     await set_status(session, other.id, "restored")
-    with pytest.raises(actions.ActionRefused, match="only open incidents can be merged"):
+    with pytest.raises(Refused, match="only open incidents can be merged"):
         await actions.merge_incidents(session, one.id, other.id, desk)
     assert (await fresh(session, one.id)).status == "reported"
 
 
 async def test_cancel_note_and_etr_are_checked(clock, session, desk):
     job = SimpleNamespace(id=(await make_incident(session, offset=52)).id)
-    with pytest.raises(actions.ActionRefused, match="Say why"):
+    with pytest.raises(Refused, match="Say why"):
         await actions.cancel_incident(session, job.id, "  ", desk)
-    with pytest.raises(actions.ActionRefused, match="Write the note"):
+    with pytest.raises(Refused, match="Write the note"):
         await actions.add_note(session, job.id, "", desk)
-    with pytest.raises(actions.ActionRefused, match="between now and"):
+    with pytest.raises(Refused, match="between now and"):
         await actions.set_etr(session, job.id, utcnow() - timedelta(hours=1), desk)
     await actions.set_etr(session, job.id, utcnow() + timedelta(hours=3), desk)
     await actions.add_note(session, job.id, "Bring a ladder", desk)
     await actions.cancel_incident(session, job.id, "No fault found", desk)
-    with pytest.raises(actions.ActionRefused, match="can no longer be cancelled"):
+    with pytest.raises(Refused, match="can no longer be cancelled"):
         await actions.cancel_incident(session, job.id, "Again", desk)
     kinds = [row[0] for row in await session.exec(text(
         "SELECT kind FROM incident_event WHERE incident_id = :id ORDER BY seq"), params={"id": job.id})]
@@ -214,7 +215,7 @@ async def test_an_etr_is_between_now_and_two_weeks_ahead_on_any_day(clock, sessi
             await actions.set_etr(session, job.id, etr, desk)
             assert (await fresh(session, job.id)).etr == utc(etr), offset
         else:
-            with pytest.raises(actions.ActionRefused, match="between now and 14 days"):
+            with pytest.raises(Refused, match="between now and 14 days"):
                 await actions.set_etr(session, job.id, etr, desk)
     await actions.cancel_incident(session, job.id, "Test over", desk)
 

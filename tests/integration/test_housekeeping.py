@@ -8,7 +8,7 @@ import psycopg
 from sqlalchemy import text
 
 from server import housekeeping
-from server.provision import libpq_url
+from server.db_url import libpq_url
 from sync import changes
 from tests.integration.test_sync_support import make_crew, make_incident, make_staff
 

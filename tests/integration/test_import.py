@@ -22,7 +22,8 @@ from server.demo import city
 from server.demo.load import load_demo
 from server.imports.export import export_to
 from server.imports.service import ImportOptions, import_file
-from server.provision import drop_database, libpq_url
+from server.provision import drop_database
+from server.db_url import libpq_url
 from server.settings import PROJECT_ROOT
 from tests.conftest import csrf_token, sign_in
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from server.app import create_app
 from server.db import utcnow
-from server.provision import libpq_url
+from server.db_url import libpq_url
 from tests.conftest import csrf_token
 
 

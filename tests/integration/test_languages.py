@@ -7,7 +7,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from server.i18n import LOCALE_DIR
-from server.provision import libpq_url
+from server.db_url import libpq_url
 from tests.conftest import csrf_token, sign_in
 
 OTHER_LANGUAGES = ("sw", "hi", "vi", "sq")
@@ -169,7 +169,7 @@ async def test_the_tracking_page_speaks_the_language_the_report_was_made_in(clie
     """An SMS customer taps their tracking link in a browser set to English: the page is in their language."""
     import psycopg
 
-    from server.provision import libpq_url
+    from server.db_url import libpq_url
     with psycopg.connect(libpq_url(database_url)) as conn:
         token, language = conn.execute("SELECT tracking_token, language FROM report ORDER BY id LIMIT 1").fetchone()
         conn.execute("UPDATE report SET language = 'sw' WHERE tracking_token = %s", (token,))

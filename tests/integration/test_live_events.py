@@ -11,7 +11,7 @@ from litestar.response import ServerSentEventMessage
 
 from server.listen import NotifyHub
 from server.live_events import event_stream
-from server.provision import libpq_url
+from server.db_url import libpq_url
 
 HELLO = ServerSentEventMessage(comment="hello", data=None, retry=1_000)
 

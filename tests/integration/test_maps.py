@@ -6,7 +6,7 @@ import psycopg
 import pytest
 import shapely.geometry
 
-from server.provision import libpq_url
+from server.db_url import libpq_url
 from tests.conftest import sign_in
 
 CBD = (36.8219, -1.2864)

@@ -15,7 +15,7 @@ from server.notify.messages import ANTI_FRAUD, TEMPLATES
 from server.notify.segments import sms_text
 from server.notify.service import queue_incident_notice, subscribe
 from server.notify.worker import deliver_due
-from server.provision import libpq_url
+from server.db_url import libpq_url
 from server.reports.rules import ReportInput
 from server.reports.service import take_report
 from server.secrets import load_or_create_secrets
@@ -212,7 +212,7 @@ def test_the_local_push_service_refuses_bad_vapid(push_service, test_settings):
 
 
 async def test_the_sms_sender_an_administrator_sets_is_used_at_once(engine, database_url, courier, test_settings):
-    from server.admin.operator import save_overrides
+    from server.operator import save_overrides
     receipts = await _incident_with_reports(engine, database_url, 75, [("+254711100075", "en")])
     incident_id = receipts[0].incident.id
     async with AsyncSession(engine, expire_on_commit=False) as session:

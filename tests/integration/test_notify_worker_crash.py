@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from server.db import make_engine, utcnow
 from server.incidents.models import Incident
 from server.notify.service import queue_incident_notice
-from server.provision import libpq_url
+from server.db_url import libpq_url
 from server.reports.rules import ReportInput
 from server.reports.service import take_report
 from server.secrets import load_or_create_secrets

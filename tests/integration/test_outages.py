@@ -5,7 +5,7 @@ import psycopg
 import pytest
 
 from server.db import utcnow
-from server.provision import libpq_url
+from server.db_url import libpq_url
 
 
 @pytest.fixture(scope="module")

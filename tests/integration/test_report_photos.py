@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from server import media
 from server.i18n import gettext
-from server.provision import libpq_url
+from server.db_url import libpq_url
 from server.reports.rules import ReportInput
 from server.reports.service import take_report
 from sync import photos

@@ -13,7 +13,8 @@ import uuid
 import httpx
 import psycopg
 
-from server.provision import drop_database, libpq_url
+from server.provision import drop_database
+from server.db_url import libpq_url
 from server.settings import PROJECT_ROOT
 
 TEST_ONLY = ("pytest", "playwright", "hypothesis", "time_machine", "shapely")

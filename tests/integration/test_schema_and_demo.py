@@ -9,7 +9,7 @@ import pytest
 from server.db import make_engine
 from server.demo.load import load_demo
 from server.migrate import alembic_config
-from server.provision import libpq_url
+from server.db_url import libpq_url
 
 
 def test_models_and_migrations_agree(database_url):

@@ -13,7 +13,8 @@ import yaml
 from click.testing import CliRunner
 
 from server.cli import main as faultline
-from server.provision import _local_cluster, libpq_url, stop_local_cluster
+from server.provision import _local_cluster, stop_local_cluster
+from server.db_url import libpq_url
 from server.secrets import load_or_create_secrets
 from server.settings import PROJECT_ROOT, ServerSettings, get_settings
 

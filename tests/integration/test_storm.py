@@ -6,7 +6,7 @@ import psycopg
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.db import make_engine
-from server.provision import libpq_url
+from server.db_url import libpq_url
 from server.reports.rules import ReportInput
 from server.reports.service import take_report
 

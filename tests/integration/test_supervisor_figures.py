@@ -14,13 +14,13 @@ import pytest
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from server.admin.operator import effective_settings, save_overrides
+from server.operator import effective_settings, save_overrides
 from server.audit import figures, sla
 from server.audit.routes import CSV_COLUMNS
 from server.db import make_engine, utcnow
 from server.incidents import actions
 from server.incidents.models import IncidentEvent
-from server.provision import libpq_url
+from server.db_url import libpq_url
 from sync import mutations as m
 from sync import service as sync
 from tests.conftest import sign_in

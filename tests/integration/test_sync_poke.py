@@ -6,7 +6,7 @@ import asyncio
 from litestar.testing import AsyncTestClient
 
 from server.incidents import actions
-from server.provision import libpq_url
+from server.db_url import libpq_url
 from sync.poke import PokeHub, poke_stream
 from tests.conftest import sign_in
 from tests.integration.test_sync_support import PASSWORD, make_crew, make_incident, make_staff

@@ -10,6 +10,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 
+from server.refusals import Refused
 from server.db import utcnow
 from server.incidents import actions
 from tests.conftest import csrf_token, sign_in
@@ -347,7 +348,7 @@ async def test_cancel_beats_offline_steps_and_a_restore_beats_the_cancel(app, se
     assert checkins == 1  # the visit is kept even though the status is not
     row = await fresh(session, second.id)
     assert (row.status, row.cause) == ("restored", "Loose neutral")
-    with pytest.raises(actions.ActionRefused, match="can no longer be cancelled"):
+    with pytest.raises(Refused, match="can no longer be cancelled"):
         await actions.cancel_incident(session, second.id, "Duplicate", world["dispatcher"])
 
 
@@ -402,23 +403,23 @@ async def test_dispatcher_actions_refuse_what_breaks_the_rules(clock, session, w
     # A refused action rolls its transaction back, which expires what this session loaded: hold plain values.
     desk = SimpleNamespace(id=world["dispatcher"].id, role="dispatcher")
     incident = SimpleNamespace(id=incident_id)
-    with pytest.raises(actions.ActionRefused, match="no crew number"):
+    with pytest.raises(Refused, match="no crew number"):
         await actions.assign_crew(session, incident.id, 99_999_999, desk)
-    with pytest.raises(actions.ActionRefused, match="no incident number"):
+    with pytest.raises(Refused, match="no incident number"):
         await actions.cancel_incident(session, 99_999_999, "x", desk)
-    with pytest.raises(actions.ActionRefused, match="between now and 14 days"):
+    with pytest.raises(Refused, match="between now and 14 days"):
         await actions.set_etr(session, incident.id, utcnow() - timedelta(hours=1), desk)
-    with pytest.raises(actions.ActionRefused, match="only a restored incident"):
+    with pytest.raises(Refused, match="only a restored incident"):
         await actions.close_incident(session, incident.id, desk)
-    with pytest.raises(actions.ActionRefused, match="Say why"):
+    with pytest.raises(Refused, match="Say why"):
         await actions.cancel_incident(session, incident.id, "  ", desk)
-    with pytest.raises(actions.ActionRefused, match="Write the note"):
+    with pytest.raises(Refused, match="Write the note"):
         await actions.add_note(session, incident.id, "", desk)
     etr = utcnow() + timedelta(hours=3)
     await actions.set_etr(session, incident.id, etr, desk)
     author = (await actions.add_note(session, incident.id, "Bring a ladder", desk)).author_role
     await actions.cancel_incident(session, incident.id, "No fault found", desk)
-    with pytest.raises(actions.ActionRefused, match="cannot be given to a crew"):
+    with pytest.raises(Refused, match="cannot be given to a crew"):
         await actions.assign_crew(session, incident.id, crew_a, desk)
     kinds = [e.kind for e in await events(session, incident.id)]
     assert kinds[-3:] == ["etr_set", "note", "cancelled"]

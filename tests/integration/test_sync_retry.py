@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.incidents import actions
-from server.provision import libpq_url
+from server.db_url import libpq_url
 from sync import service
 from sync.mutations import parse_batch
 from tests.integration.test_sync_push import signed_in, statuses
@@ -60,6 +60,9 @@ def _take_locks_the_other_way(database_url: str, crew_id: int, incident_id: int,
     try:
         with psycopg.connect(libpq_url(database_url)) as other, \
                 psycopg.connect(libpq_url(database_url), autocommit=True) as watcher:
+            # This side checks for a deadlock only after 10 s, the push after PostgreSQL's default 1 s: the push is
+            # always the one failed, however busy the machine (which side is checked first decides it).
+            other.execute("SET deadlock_timeout = '10s'")
             other.execute("SELECT id FROM crew WHERE id = %s FOR UPDATE", (crew_id,))
             holding.set()
             for _ in range(400):

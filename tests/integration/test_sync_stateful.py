@@ -24,6 +24,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from server.refusals import Refused
 from server.db import make_engine, utcnow
 from server.incidents import actions
 from sync import changes, service
@@ -370,7 +371,7 @@ class SyncMachine(RuleBasedStateMachine):
         try:
             self.run(call())
             done = True
-        except actions.ActionRefused:
+        except Refused:
             done = False
         assert done == allowed, f"dispatcher {action} on {job}: server {done}, model {allowed}"
 

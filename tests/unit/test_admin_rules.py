@@ -2,8 +2,7 @@
 import pytest
 
 from server.admin import rules
-from server.admin.models import OperatorSettings
-from server.admin.operator import combine, defaults
+from server.operator import combine, defaults, OperatorSettings
 from server.settings import Settings
 
 

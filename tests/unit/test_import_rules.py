@@ -7,7 +7,7 @@ from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 from server.imports import rules
 from server.imports.geojson import GeoJsonUnreadable, read_feature_collection
-from server.reports.rules import normalise_phone
+from server.phones import normalise_phone
 
 HEADER = ["meter_no", "phone", "name", "language", "transformer", "latitude", "longitude"]
 

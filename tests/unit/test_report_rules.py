@@ -1,7 +1,8 @@
 """Checking what a customer typed: table-driven, no database."""
 import pytest
 
-from server.reports.rules import FormErrors, ReportInput, check_report_form, normalise_phone
+from server.reports.rules import FormErrors, ReportInput, check_report_form
+from server.phones import normalise_phone
 
 GOOD = {"category": "no_power", "phone": "0712 345678", "latitude": "-1.2864", "longitude": "36.8219"}
 

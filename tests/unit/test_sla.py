@@ -2,13 +2,14 @@
 a supervisor asks for (server/audit/figures.py parse_period) — table-driven, no database."""
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from server.audit import sla
-from server.audit.figures import MAX_PERIOD_DAYS, PeriodRefused, parse_period
+from server.audit.figures import MAX_PERIOD_DAYS, parse_period
+from server.refusals import Refused
 from tests.support.clock import utc
 
 
@@ -324,7 +325,7 @@ BAD_PERIODS = [
 
 @pytest.mark.parametrize("case, raw_from, raw_to, message", BAD_PERIODS, ids=[c[0] for c in BAD_PERIODS])
 def test_a_bad_period_is_refused_with_a_reason(case, raw_from, raw_to, message):
-    with pytest.raises(PeriodRefused) as refused:
+    with pytest.raises(Refused) as refused:
         parse_period(raw_from, raw_to, TODAY, "Africa/Nairobi")
     assert message in str(refused.value)
     assert len(str(refused.value)) < 200

@@ -5,6 +5,7 @@ import uuid
 import pytest
 from pydantic import ValidationError
 
+from server.refusals import Refused
 from sync import mutations as m
 from sync.changes import Cursor
 from sync.messages import answer_message
@@ -81,7 +82,7 @@ def test_a_batch_is_numbered_in_increasing_order():
     ({"client_id": CLIENT, "mutations": [{"id": i} for i in range(1, 1002)]}, "at most 1000"),
 ])
 def test_a_batch_that_cannot_be_numbered_is_refused(body, message):
-    with pytest.raises(m.BatchRefused, match=message):
+    with pytest.raises(Refused, match=message):
         m.parse_batch(body)
 
 

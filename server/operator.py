@@ -1,4 +1,5 @@
-"""Operator settings: what a utility's administrators tune without a redeploy.
+"""Operator settings: what a utility's administrators tune without a redeploy (their page: server/admin); read
+by intake, sync and the supervisor's rules, so it lives below all of them.
 
 Each value is the override stored in `operator_settings` when there is one, else the deployment's default (an
 environment variable where one exists — FAULTLINE_GROUP_RADIUS_M, FAULTLINE_GROUP_WINDOW_MINUTES,
@@ -7,10 +8,12 @@ FAULTLINE_SMS_SENDER — else a built-in default).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from datetime import datetime
 
+from sqlalchemy import CheckConstraint, Column, DateTime
+from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from server.admin.models import OperatorSettings
 from server.db import utcnow
 from server.settings import Settings
 
@@ -23,6 +26,36 @@ SLA_RESTORE_MINUTES = 24 * 60
 SLA_AT_RISK_PERCENT = 25
 GEOFENCE_RADIUS_M = 150  # a crew's check-in counts when their phone is this close to the fault
 SMS_SENDER = "Faultline"  # when FAULTLINE_SMS_SENDER is empty
+
+
+class OperatorSettings(SQLModel, table=True):
+    """Overrides of what operators tune; a NULL column means "use the default" (environment or built-in).
+
+    One row (id = 1): the settings of the deployment, not of a user.
+    """
+
+    __tablename__ = "operator_settings"
+    __table_args__ = (
+        CheckConstraint("id = 1", name="operator_settings_one_row"),
+        CheckConstraint("sla_danger_on_site_minutes > 0 AND sla_danger_restore_minutes > 0 "
+                        "AND sla_restore_minutes > 0", name="operator_settings_sla_positive"),
+        CheckConstraint("geofence_radius_m > 0 AND group_radius_m > 0 AND group_window_minutes > 0",
+                        name="operator_settings_positive"),
+        CheckConstraint("sla_at_risk_percent BETWEEN 1 AND 99", name="operator_settings_at_risk_share"),
+    )
+
+    id: int = Field(default=1, primary_key=True)
+    sla_danger_on_site_minutes: int | None = Field(default=None)
+    sla_danger_restore_minutes: int | None = Field(default=None)
+    sla_restore_minutes: int | None = Field(default=None)
+    sla_at_risk_percent: int | None = Field(default=None)
+    geofence_radius_m: int | None = Field(default=None)
+    group_radius_m: int | None = Field(default=None)
+    group_window_minutes: int | None = Field(default=None)
+    sms_sender: str | None = Field(default=None, max_length=15)
+    updated_by_staff_id: int | None = Field(default=None, foreign_key="staff.id", ondelete="SET NULL")
+    updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
 
 
 @dataclass(frozen=True)
