@@ -9,6 +9,9 @@
 (function (scope) {
   "use strict";
   var DB_NAME = "faultline-crew";
+  // The database's schema version: each step of `upgrade` takes a phone's database one version further, in
+  // place, so a phone that skipped app versions loses nothing on the way.
+  var DB_VERSION = 2;
   // A batch is at most this many mutations and this many bytes (a 2G link; the server takes up to 4 MB), and one
   // mutation at most what the server takes for one (sync/mutations.py MAX_MUTATION_BYTES).
   var LIMITS = { count: 100, bytes: 256 * 1024, mutation: 64 * 1024 };
@@ -20,25 +23,83 @@
   var person = null;  // who is signed in on this page (the service worker passes it to sync)
 
   function key(name, user) { return name + ":" + user; }
-  function theirs(user) { return function (row) { return row.owner === user; }; }
 
   function open() {
     if (!dbPromise) {
       dbPromise = new Promise(function (resolve, reject) {
-        var request = indexedDB.open(DB_NAME, 1);
-        request.onupgradeneeded = function () {
-          var db = request.result;
-          db.createObjectStore("meta", { keyPath: "key" });
-          db.createObjectStore("jobs", { keyPath: "id" });
-          db.createObjectStore("outbox", { keyPath: "id" });
-          db.createObjectStore("photos", { keyPath: "id" });
-          db.createObjectStore("log", { keyPath: "at" });
+        var opening = indexedDB.open(DB_NAME, DB_VERSION);
+        opening.onupgradeneeded = function (event) { upgrade(opening.result, opening.transaction, event.oldVersion); };
+        opening.onsuccess = function () {
+          var db = opening.result;
+          // A newer app version (another window, the worker) needs the database to upgrade it: let it go; the
+          // next call here opens it again.
+          db.onversionchange = function () { db.close(); dbPromise = null; };
+          resolve(db);
         };
-        request.onsuccess = function () { resolve(request.result); };
-        request.onerror = function () { reject(request.error); };
+        opening.onerror = function () { dbPromise = null; reject(opening.error); };
       });
     }
     return dbPromise;
+  }
+
+  // Version 1: the stores. Version 2: each store indexed by owner, so a redraw counts a person's photos without
+  // reading one (each holds its picture) and a sync reads only that person's rows; the log by owner and time, so
+  // the newest messages are read alone. A version-1 phone still in the older single-user format (one install id,
+  // unmarked rows) has it handed to its owner here, once.
+  function upgrade(db, tx, oldVersion) {
+    if (oldVersion < 1) {
+      db.createObjectStore("meta", { keyPath: "key" });
+      db.createObjectStore("jobs", { keyPath: "id" });
+      db.createObjectStore("outbox", { keyPath: "id" });
+      db.createObjectStore("photos", { keyPath: "id" });
+      db.createObjectStore("log", { keyPath: "at" });
+    }
+    if (oldVersion < 2) {
+      tx.objectStore("outbox").createIndex("owner", "owner");
+      tx.objectStore("photos").createIndex("owner", "owner");
+      tx.objectStore("log").createIndex("owner", ["owner", "at"]);
+      if (oldVersion === 1) markSingleUser(tx);
+    }
+  }
+
+  // Before phones were shared the outbox had one install id, sequence and cursor (meta `client_id`, `next_id`,
+  // `cursor`, `last_sync`), mutations keyed by their number alone and unmarked photos and messages. They belong
+  // to the `owner` that version recorded at its first start (or, failing that, to the last person signed in);
+  // they are marked as theirs, untouched otherwise, and go under their install id when they next sign in.
+  function markSingleUser(tx) {
+    var meta = tx.objectStore("meta");
+    var names = ["client_id", "next_id", "cursor", "last_sync", "owner", "session_user", "jobs_owner"];
+    Promise.all(names.map(function (name) { return request(meta.get(name)); })).then(function (got) {
+      var old = {};
+      names.forEach(function (name, i) { if (got[i]) old[name] = got[i].value; });
+      if (old.client_id == null) return;  // written by a version that marks every row
+      var before = old.owner || old.session_user || person;
+      if (!before) { tx.abort(); return; }  // whose work this is only a signed-in page can say: it upgrades
+      ["client_id", "next_id", "cursor", "last_sync"].forEach(function (name) {
+        if (old[name] != null) meta.put({ key: key(name, before), value: old[name] });
+        meta.delete(name);
+      });
+      meta.delete("owner");
+      if (old.jobs_owner == null) meta.put({ key: "jobs_owner", value: before });
+      ["outbox", "photos", "log"].forEach(function (store) {
+        tx.objectStore(store).openCursor().onsuccess = function (event) {
+          var row = event.target.result;
+          if (!row) return;
+          if (store === "outbox" && !row.value.mutation) {  // a bare mutation, keyed by its number alone
+            row.delete();
+            tx.objectStore("outbox").put({ id: key(row.value.id, before), owner: before, mutation: row.value });
+          } else if (!row.value.owner) {
+            row.update(Object.assign({}, row.value, { owner: before }));
+          }
+          row.continue();
+        };
+      });
+    });
+  }
+
+  // A person's rows in a store's "owner" index (the log's is keyed by owner and time).
+  function ownedBy(store, user) {
+    return store === "log" ? IDBKeyRange.bound([user], [user, []]) : IDBKeyRange.only(user);
   }
 
   // Runs `work(stores)` in one transaction; resolves with what it returned once the transaction committed.
@@ -83,39 +144,15 @@
     return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
   }
 
-  // The signed-in person's install id and sequence; the jobs shown are theirs alone. An outbox from before
-  // phones were shared (one `client_id`, unmarked rows) is handed to the person it belonged to, untouched.
+  // The signed-in person's install id and sequence; the jobs shown are theirs alone. (Opening the database
+  // first may upgrade it: `person` is set before, so an old single-user outbox can be handed to them.)
   function use(user) {
     person = user;
-    return transact(["meta", "jobs", "outbox", "photos", "log"], "readwrite", function (s) {
-      return Promise.all(["client_id", "next_id", "cursor", "owner", "jobs_owner", key("client_id", user)]
-        .map(function (name) { return request(s.meta.get(name)); })).then(function (got) {
-        var value = function (i) { return got[i] ? got[i].value : null; };
-        if (value(0)) {
-          var before = value(3) || user;
-          ["client_id", "next_id", "cursor"].forEach(function (name, i) {
-            if (value(i) != null) s.meta.put({ key: key(name, before), value: value(i) });
-            s.meta.delete(name);
-          });
-          s.meta.delete("owner");
-          ["outbox", "photos", "log"].forEach(function (store) {
-            s[store].openCursor().onsuccess = function (event) {
-              var row = event.target.result;
-              if (!row) return;
-              if (store === "outbox" && !row.value.mutation) {  // a bare mutation, keyed by its number alone
-                row.delete();
-                s.outbox.put({ id: key(row.value.id, before), owner: before, mutation: row.value });
-              } else if (!row.value.owner) {
-                row.update(Object.assign({}, row.value, { owner: before }));
-              }
-              row.continue();
-            };
-          });
-          if (before === user) got[5] = { value: value(0) };
-        }
-        if (!got[5]) s.meta.put({ key: key("client_id", user), value: uuid() });
-        var jobsOwner = value(4) || value(3);
-        if (jobsOwner && jobsOwner !== user) {
+    return transact(["meta", "jobs"], "readwrite", function (s) {
+      return Promise.all([request(s.meta.get(key("client_id", user))), request(s.meta.get("jobs_owner"))])
+        .then(function (got) {
+        if (!got[0]) s.meta.put({ key: key("client_id", user), value: uuid() });
+        if (got[1] && got[1].value !== user) {
           s.jobs.clear();  // another person's jobs: theirs to see, and the next pull starts afresh
           s.meta.delete(key("cursor", user));
         }
@@ -139,25 +176,68 @@
     });
   }
 
-  function all(store) {
-    return transact([store], "readonly", function (s) { return request(s[store].getAll()); });
+  function mutations(rows) {
+    return rows.map(function (row) { return row.mutation; }).sort(function (a, b) { return a.id - b.id; });
   }
 
   // The signed-in person's rows of a store (outbox entries as the mutations themselves), oldest first.
   function mine(store, user) {
-    return all(store).then(function (rows) {
-      rows = rows.filter(theirs(user || person));
-      if (store !== "outbox") return rows;
-      return rows.map(function (row) { return row.mutation; }).sort(function (a, b) { return a.id - b.id; });
+    var owner = user || person;
+    if (!owner) return Promise.resolve([]);
+    return transact([store], "readonly", function (s) {
+      return request(s[store].index("owner").getAll(ownedBy(store, owner)));
+    }).then(function (rows) { return store === "outbox" ? mutations(rows) : rows; });
+  }
+
+  // The owners found in an index, each once, from the index keys alone (no record is read).
+  function owners(index) {
+    return new Promise(function (resolve, reject) {
+      var found = [];
+      var walk = index.openKeyCursor(null, "nextunique");
+      walk.onsuccess = function () {
+        if (!walk.result) { resolve(found); return; }
+        found.push(walk.result.key);
+        walk.result.continue();
+      };
+      walk.onerror = function () { reject(walk.error); };
     });
   }
 
-  // Who else has work waiting on this phone (their usernames).
-  function othersWaiting() {
-    return Promise.all([all("outbox"), all("photos")]).then(function (got) {
-      var names = got[0].concat(got[1]).map(function (row) { return row.owner; })
-        .filter(function (owner) { return owner && owner !== person; });
-      return names.filter(function (name, i) { return names.indexOf(name) === i; });
+  // A person's newest `count` messages, newest first.
+  function newest(index, user, count) {
+    return new Promise(function (resolve, reject) {
+      var found = [];
+      var walk = index.openCursor(ownedBy("log", user), "prev");
+      walk.onsuccess = function () {
+        if (walk.result) found.push(walk.result.value);
+        if (!walk.result || found.length >= count) { resolve(found); return; }
+        walk.result.continue();
+      };
+      walk.onerror = function () { reject(walk.error); };
+    });
+  }
+
+  // Who else has work waiting on this phone (their usernames), from the owners of its outbox and its photos.
+  function othersOf(lists) {
+    var names = lists[0].concat(lists[1]).filter(function (owner) { return owner && owner !== person; });
+    return names.filter(function (name, i) { return names.indexOf(name) === i; });
+  }
+
+  // What the app's screen shows for a person, read in one transaction: their jobs and queued mutations, how many
+  // photos wait (counted in the index: a photo's picture is never read to draw the screen), their last sync,
+  // their newest `messages`, who else has work waiting, and a refusal for good of this app version.
+  function screen(user, messages) {
+    return transact(["jobs", "outbox", "photos", "meta", "log"], "readonly", function (s) {
+      return Promise.all([
+        request(s.jobs.getAll()), request(s.outbox.index("owner").getAll(ownedBy("outbox", user))),
+        request(s.photos.index("owner").count(ownedBy("photos", user))), request(s.meta.get(key("last_sync", user))),
+        newest(s.log.index("owner"), user, messages),
+        Promise.all([owners(s.outbox.index("owner")), owners(s.photos.index("owner"))]),
+        request(s.meta.get(key("refused", user)))
+      ]);
+    }).then(function (got) {
+      return { jobs: got[0], outbox: mutations(got[1]), photos: got[2], lastSync: got[3] ? got[3].value : null,
+               log: got[4], others: othersOf(got[5]), refusal: heardByThisVersion(got[6] && got[6].value) };
     });
   }
 
@@ -222,9 +302,11 @@
   }
 
   function refusal(owner) {
-    return getMeta(key("refused", owner), null).then(function (found) {
-      return found && found.version === VERSION ? found : null;
-    });
+    return getMeta(key("refused", owner), null).then(heardByThisVersion);
+  }
+
+  function heardByThisVersion(refusal) {
+    return refusal && refusal.version === VERSION ? refusal : null;
   }
 
   function transient(status) {
@@ -314,10 +396,10 @@
               s.log.put(logEntry((op.code || "") + ": " + op.why, owner));
             }
           });
-          s.outbox.openCursor().onsuccess = function (event) {
+          s.outbox.index("owner").openCursor(ownedBy("outbox", owner)).onsuccess = function (event) {
             var cursor = event.target.result;
             if (!cursor) return;
-            if (cursor.value.owner === owner && cursor.value.mutation.id <= body.last_mutation_id) unheard += 1;
+            if (cursor.value.mutation.id <= body.last_mutation_id) unheard += 1;
             cursor.continue();
           };
           s.meta.put({ key: key("cursor", owner), value: body.cursor });
@@ -327,33 +409,41 @@
     });
   }
 
-  // Photos travel after the mutations and one at a time: a slow photo never holds back a status change.
+  // Photos travel after the mutations and one at a time: a slow photo never holds back a status change. Each is
+  // read from the phone only when its turn comes.
   function uploadPhotos(owner) {
-    return Promise.all([getMeta("csrf", ""), mine("photos", owner)]).then(function (got) {
+    return Promise.all([getMeta("csrf", ""), transact(["photos"], "readonly", function (s) {
+      return request(s.photos.index("owner").getAllKeys(ownedBy("photos", owner)));
+    })]).then(function (got) {
       var csrf = got[0];
-      return got[1].reduce(function (chain, photo) {
+      return got[1].reduce(function (chain, id) {
         return chain.then(function (state) {
           if (state !== "done") return state;
-          return fetch("/sync/photos/" + photo.id, {
-            method: "PUT", credentials: "same-origin", body: photo.blob,
-            headers: { "content-type": photo.blob.type || "image/jpeg", "x-csrftoken": csrf }
-          }).then(function (response) {
-            if (response.status === 401 || response.status === 403) return "signin";
-            if (response.status >= 500) throw new Error("photo " + response.status);
-            // Refused for good (not an image, too large): the server's reason, in the lineman's language,
-            // goes to the messages; keeping the file would only retry it forever.
-            var reason = response.ok ? Promise.resolve(null) : response.json().then(function (body) {
-              return body.detail;
-            }).catch(function () { return null; });
-            return reason.then(function (detail) {
-              return transact(["photos", "log"], "readwrite", function (s) {
-                s.photos.delete(photo.id);
-                if (!response.ok) s.log.put(logEntry(detail || "photo: HTTP " + response.status, owner));
-              });
-            }).then(function () { return "done"; });
-          });
+          return transact(["photos"], "readonly", function (s) { return request(s.photos.get(id)); })
+            .then(function (photo) { return photo ? uploadPhoto(owner, photo, csrf) : "done"; });
         });
       }, Promise.resolve("done"));
+    });
+  }
+
+  function uploadPhoto(owner, photo, csrf) {
+    return fetch("/sync/photos/" + photo.id, {
+      method: "PUT", credentials: "same-origin", body: photo.blob,
+      headers: { "content-type": photo.blob.type || "image/jpeg", "x-csrftoken": csrf }
+    }).then(function (response) {
+      if (response.status === 401 || response.status === 403) return "signin";
+      if (response.status >= 500) throw new Error("photo " + response.status);
+      // Refused for good (not an image, too large): the server's reason, in the lineman's language,
+      // goes to the messages; keeping the file would only retry it forever.
+      var reason = response.ok ? Promise.resolve(null) : response.json().then(function (body) {
+        return body.detail;
+      }).catch(function () { return null; });
+      return reason.then(function (detail) {
+        return transact(["photos", "log"], "readwrite", function (s) {
+          s.photos.delete(photo.id);
+          if (!response.ok) s.log.put(logEntry(detail || "photo: HTTP " + response.status, owner));
+        });
+      }).then(function () { return "done"; });
     });
   }
 
@@ -384,8 +474,7 @@
   }
 
   scope.FaultlineOutbox = {
-    open: open, use: use, enqueue: enqueue, savePhoto: savePhoto, sync: sync, all: all,
-    mine: mine, othersWaiting: othersWaiting, getMeta: getMeta, setMeta: setMeta, uuid: uuid, note: note,
-    refusal: refusal
+    open: open, use: use, enqueue: enqueue, savePhoto: savePhoto, sync: sync, screen: screen, mine: mine,
+    getMeta: getMeta, setMeta: setMeta, uuid: uuid, note: note, refusal: refusal
   };
 })(typeof self !== "undefined" ? self : window);

@@ -67,21 +67,20 @@
   }
 
   function render() {
-    return Promise.all([box.all("jobs"), box.mine("outbox"), box.mine("photos"), box.getMeta("last_sync:" + user, null),
-                        box.mine("log"), box.othersWaiting(), box.refusal(user)]).then(function (got) {
-      var outbox = got[1];  // oldest first
-      var jobs = got[0].map(function (job) { return withPending(job, outbox); });
-      var waiting = outbox.length + got[2].length;
+    return box.screen(user, 20).then(function (shown) {
+      var outbox = shown.outbox;  // oldest first
+      var jobs = shown.jobs.map(function (job) { return withPending(job, outbox); });
+      var waiting = outbox.length + shown.photos;
       pendingText.textContent = waiting
         ? fill(labels.pending[waiting === 1 ? "one" : "other"], { n: waiting }) : words.nothing_pending;
-      lastSyncText.textContent = got[3] ? fill(words.last_sync, { time: localTime(got[3]) }) : words.never_synced;
+      lastSyncText.textContent = shown.lastSync ? fill(words.last_sync, { time: localTime(shown.lastSync) })
+                                                : words.never_synced;
       root.dataset.waiting = String(waiting);
-      othersText.hidden = !got[5].length;
-      othersText.textContent = got[5].length ? fill(words.other_owner, { user: got[5].join(", ") }) : "";
-      refusedBox.hidden = !got[6] || !outbox.length;
-      refusedBox.textContent = got[6] ? got[6].detail : "";
-      logList.replaceChildren.apply(logList, got[4].sort(function (a, b) { return a.at < b.at ? -1 : 1; })
-                                                .slice(-20).reverse().map(function (entry) {
+      othersText.hidden = !shown.others.length;
+      othersText.textContent = shown.others.length ? fill(words.other_owner, { user: shown.others.join(", ") }) : "";
+      refusedBox.hidden = !shown.refusal || !outbox.length;
+      refusedBox.textContent = shown.refusal ? shown.refusal.detail : "";
+      logList.replaceChildren.apply(logList, shown.log.map(function (entry) {  // the newest first
         return el("li", { text: localTime(entry.at.slice(0, 24)) + " " + entry.text });
       }));
       drawList(jobs);
